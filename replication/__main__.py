@@ -1,0 +1,7 @@
+"""`python -m replication`: see replication.cli."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

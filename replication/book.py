@@ -1,0 +1,131 @@
+"""Build the book: papermill executes every notebook in `_toc.yml` into `_build/executed/`, then Jupyter Book 1.x
+renders those executed copies (execution off, warnings as errors).  The sources stay output-free."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "_build"
+EXECUTED = BUILD / "executed"
+SMOKE_FILE = ROOT / "notebooks" / "smoke.yml"
+
+
+def project_root() -> Path:
+    """The repository root (the package is installed in editable mode, so this is the checkout)."""
+    return ROOT
+
+
+def toc_files(toc: Path = ROOT / "_toc.yml") -> list[str]:
+    """Every document path listed in `_toc.yml` (root first), without file extension."""
+    spec = yaml.safe_load(toc.read_text())
+    found = [spec["root"]]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                found.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk({k: v for k, v in spec.items() if k != "root"})
+    return found
+
+
+def toc_notebooks() -> list[Path]:
+    """The notebooks (`.ipynb` sources) the book lists, in reading order."""
+    return [ROOT / f"{name}.ipynb" for name in toc_files() if (ROOT / f"{name}.ipynb").exists()]
+
+
+def smoke_parameters(notebook: Path) -> dict[str, Any]:
+    """Tiny parameters for a quick run of a notebook (tests, `--quick`), from notebooks/smoke.yml."""
+    spec = yaml.safe_load(SMOKE_FILE.read_text()) if SMOKE_FILE.exists() else {}
+    return dict((spec or {}).get(notebook.stem, {}))
+
+
+def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any] | None = None,
+                     timeout: int = 1800) -> float:
+    """Execute one notebook with papermill (kernel python3, cwd = notebooks/) and return its wall time."""
+    import papermill
+
+    if not notebook.exists():
+        raise ConfigError(f"no notebook {notebook}; the book lists {[p.name for p in toc_notebooks()]}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    papermill.execute_notebook(str(notebook), str(output), parameters=parameters or {}, kernel_name="python3",
+                               cwd=str(notebook.parent), execution_timeout=timeout, progress_bar=False)
+    return time.perf_counter() - start
+
+
+def execute_all(quick: bool = False, only: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Execute every notebook of the book into _build/executed/notebooks/, recording time and status of each."""
+    log: dict[str, dict[str, Any]] = {}
+    for notebook in toc_notebooks():
+        if only and notebook.stem not in only:
+            continue
+        params = smoke_parameters(notebook) if quick else {}
+        print(f"[book] executing {notebook.relative_to(ROOT)}" + (f" with {params}" if params else ""), flush=True)
+        target = EXECUTED / notebook.relative_to(ROOT)
+        try:
+            seconds = execute_notebook(notebook, target, params)
+            log[notebook.stem] = {"seconds": round(seconds, 1), "status": "ok", "parameters": params}
+            print(f"[book]   done in {seconds:.1f} s", flush=True)
+        except Exception as exc:  # record, then stop the build: a failed chapter must not render as if fine
+            log[notebook.stem] = {"seconds": None, "status": f"failed: {type(exc).__name__}", "parameters": params}
+            write_log(log)
+            raise
+        write_log(log)
+    return log
+
+
+def write_log(log: dict[str, dict[str, Any]]) -> None:
+    """Keep the per-notebook execution log beside the executed notebooks (read by the appendix)."""
+    EXECUTED.mkdir(parents=True, exist_ok=True)
+    (EXECUTED / "execution_log.json").write_text(json.dumps(log, indent=2) + "\n")
+
+
+def stage_sources() -> Path:
+    """Copy the book's sources into _build/executed/ beside the executed notebooks, ready for Jupyter Book."""
+    EXECUTED.mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(ROOT / name, EXECUTED / name)
+    if (EXECUTED / "book").exists():
+        shutil.rmtree(EXECUTED / "book")
+    shutil.copytree(ROOT / "book", EXECUTED / "book")
+    missing = [p for p in toc_notebooks() if not (EXECUTED / p.relative_to(ROOT)).exists()]
+    if missing:
+        raise ConfigError(f"notebooks not executed yet: {[str(p.relative_to(ROOT)) for p in missing]}")
+    return EXECUTED
+
+
+def build_html() -> Path:
+    """Run `jupyter-book build` on the staged sources with warnings as errors; return the index page."""
+    source = stage_sources()
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(source), "--path-output", str(ROOT),
+           "-W", "-n", "--keep-going"]
+    print(f"[book] {' '.join(cmd)}", flush=True)
+    done = subprocess.run(cmd)
+    if done.returncode != 0:
+        raise SystemExit(f"jupyter-book build failed (exit {done.returncode}); see the warnings above")
+    index = BUILD / "html" / "index.html"
+    print(f"[book] open {index}")
+    return index
+
+
+def build(quick: bool = False) -> Path:
+    """Execute every notebook, then render the book."""
+    execute_all(quick=quick)
+    return build_html()

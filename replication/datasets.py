@@ -1,0 +1,279 @@
+"""MovieLens-100K with its Freebase knowledge graph, read offline from the files inside the recbole 1.2.1 wheel.
+
+The wheel is treated as a data archive: `pip download --no-deps` fetches it, its SHA-256 is checked, and the five
+`ml-100k.*` files are extracted into a git-ignored cache.  Ids become contiguous integers; the original ids are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import ChecksumError, DataError
+
+WHEEL_NAME = "recbole-1.2.1-py3-none-any.whl"
+WHEEL_SPEC = "recbole==1.2.1"
+WHEEL_SHA256 = "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407"
+MEMBER_DIR = "recbole/dataset_example/ml-100k/"
+FILES = ("ml-100k.inter", "ml-100k.item", "ml-100k.user", "ml-100k.kg", "ml-100k.link")
+GENRES = (
+    "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
+    "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+)
+
+
+def readable_title(title: str) -> str:
+    """MovieLens writes 'Terminator, The': move a trailing article to the front ('The Terminator')."""
+    for article in ("The", "A", "An", "Les", "La", "Il", "Das", "Die", "Le", "L'"):
+        suffix = ", " + article
+        if title.endswith(suffix):
+            return f"{article} {title[: -len(suffix)]}" if article != "L'" else f"L'{title[: -len(suffix)]}"
+    return title
+
+
+def default_cache() -> Path:
+    """The data cache folder: $REPLICATION_DATA, else `data_cache/` at the project root (git-ignored)."""
+    env = os.environ.get("REPLICATION_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "data_cache"
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 hex digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch_wheel(dest: Path) -> Path:
+    """Download the recbole wheel with `pip download --no-deps` into `dest` (no install, no dependencies)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    wheel = dest / WHEEL_NAME
+    if wheel.exists():
+        return wheel
+    print(f"Fetching the MovieLens-100K + knowledge-graph files: pip download --no-deps {WHEEL_SPEC} -> {dest}",
+          file=sys.stderr)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", WHEEL_SPEC, "-d", str(dest)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0 or not wheel.exists():
+        raise DataError(
+            f"could not fetch {WHEEL_SPEC} with `{' '.join(cmd)}` (exit {done.returncode}): {done.stderr.strip()[-500:]}"
+            f"\nPlace {WHEEL_NAME} in {dest} by hand to work offline."
+        )
+    return wheel
+
+
+def extract_wheel(wheel: Path, dest: Path, sha256: str = WHEEL_SHA256) -> Path:
+    """Verify the wheel's SHA-256 and extract the five ml-100k files into `dest/ml-100k` (atomically)."""
+    actual = sha256_of(wheel)
+    if actual != sha256:
+        raise ChecksumError(f"{wheel}: SHA-256 is {actual}, expected {sha256}; delete the file and retry")
+    target = dest / "ml-100k"
+    tmp = Path(tempfile.mkdtemp(dir=dest, prefix=".ml-100k-"))
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            names = set(archive.namelist())
+            for name in FILES:
+                member = MEMBER_DIR + name
+                if member not in names:
+                    raise DataError(f"{wheel}: archive has no member {member}")
+                with archive.open(member) as src, open(tmp / name, "wb") as out:
+                    shutil.copyfileobj(src, out)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return target
+
+
+def ensure_files(cache: Path | None = None) -> Path:
+    """Return the folder holding the five ml-100k files, fetching and extracting them on first use."""
+    cache = Path(cache) if cache is not None else default_cache()
+    folder = cache / "ml-100k"
+    if all((folder / name).exists() for name in FILES):
+        return folder
+    cache.mkdir(parents=True, exist_ok=True)
+    return extract_wheel(fetch_wheel(cache), cache)
+
+
+def read_atomic_table(path: Path, expected: tuple[str, ...]) -> pd.DataFrame:
+    """Read one recbole 'atomic file' (tab-separated, typed header `name:type`) as strings, checking its columns."""
+    if not path.exists():
+        raise DataError(f"missing data file {path}; expected columns {list(expected)}")
+    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3, engine="c")
+    columns = tuple(col.split(":")[0] for col in frame.columns)
+    if columns != expected:
+        raise DataError(f"{path}: header has columns {list(columns)}, expected {list(expected)}")
+    frame.columns = list(expected)
+    return frame
+
+
+def to_int(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
+    """Parse a column as integers, naming the first bad row (1-based file line) on failure."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{path}, line {row + 2}: column '{column}' is not a number: {frame[column].iloc[row]!r}")
+    return values.to_numpy(dtype=np.float64)
+
+
+@dataclass
+class Dataset:
+    """MovieLens-100K: ratings, items, users and the knowledge graph, with contiguous integer ids.
+
+    `ratings`: user, item (0-based ints), rating (float32, 1..5), timestamp.  `items`: item, raw_id, title, year,
+    genres (list), entity (Freebase id or None).  `users`: user, raw_id, age, gender, occupation, zip_code.
+    `kg`: head, relation, tail (Freebase ids as in the file).  `checksums`: SHA-256 of each source file.
+    """
+
+    ratings: pd.DataFrame
+    items: pd.DataFrame
+    users: pd.DataFrame
+    kg: pd.DataFrame
+    checksums: dict[str, str] = field(default_factory=dict)
+    name: str = "ml-100k"
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def rating_matrix(self, ratings: pd.DataFrame | None = None) -> sp.csr_array:
+        """Users x items CSR matrix of ratings (of `ratings`, default all ratings)."""
+        frame = self.ratings if ratings is None else ratings
+        return sp.csr_array(
+            (frame["rating"].to_numpy(np.float32), (frame["user"].to_numpy(), frame["item"].to_numpy())),
+            shape=(self.n_users, self.n_items),
+        )
+
+    def genre_matrix(self) -> np.ndarray:
+        """Items x genres 0/1 matrix in the order of GENRES."""
+        out = np.zeros((self.n_items, len(GENRES)), dtype=np.float32)
+        index = {g: j for j, g in enumerate(GENRES)}
+        rows = np.repeat(self.items["item"].to_numpy(), self.items["genres"].map(len).to_numpy())
+        cols = [index[g] for genres in self.items["genres"] for g in genres]
+        out[rows, cols] = 1.0
+        return out
+
+    def title(self, item: int) -> str:
+        """A readable title with year for an item index."""
+        row = self.items.iloc[item]
+        name = readable_title(str(row["title"]))
+        return f"{name} ({row['year']})" if pd.notna(row["year"]) else name
+
+    def summary(self) -> dict[str, int]:
+        """The headline sizes: ratings, users, items, linked items, triples."""
+        return {
+            "ratings": len(self.ratings),
+            "users": self.n_users,
+            "items": self.n_items,
+            "linked_items": int(self.items["entity"].notna().sum()),
+            "triples": len(self.kg),
+        }
+
+
+def parse_folder(folder: Path) -> Dataset:
+    """Parse the five recbole ml-100k files in `folder` into a Dataset with contiguous ids."""
+    folder = Path(folder)
+    paths = {name: folder / name for name in FILES}
+    inter = read_atomic_table(paths["ml-100k.inter"], ("user_id", "item_id", "rating", "timestamp"))
+    item = read_atomic_table(paths["ml-100k.item"], ("item_id", "movie_title", "release_year", "class"))
+    user = read_atomic_table(paths["ml-100k.user"], ("user_id", "age", "gender", "occupation", "zip_code"))
+    kg = read_atomic_table(paths["ml-100k.kg"], ("head_id", "relation_id", "tail_id"))
+    link = read_atomic_table(paths["ml-100k.link"], ("item_id", "entity_id"))
+
+    inter_path = paths["ml-100k.inter"]
+    rating = to_int(inter, "rating", inter_path)
+    bad = (rating < 1) | (rating > 5)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{inter_path}, line {row + 2}: rating {rating[row]} outside the allowed range 1..5")
+    item_raw = to_int(item, "item_id", paths["ml-100k.item"]).astype(np.int64)
+    user_raw = to_int(user, "user_id", paths["ml-100k.user"]).astype(np.int64)
+    item_index = pd.Index(np.sort(item_raw))
+    user_index = pd.Index(np.sort(user_raw))
+    if item_index.has_duplicates or user_index.has_duplicates:
+        raise DataError(f"{folder}: duplicated item or user ids in ml-100k.item / ml-100k.user")
+
+    u = user_index.get_indexer(to_int(inter, "user_id", inter_path).astype(np.int64))
+    i = item_index.get_indexer(to_int(inter, "item_id", inter_path).astype(np.int64))
+    for name, codes, col in (("user", u, "user_id"), ("item", i, "item_id")):
+        if (codes < 0).any():
+            row = int(np.flatnonzero(codes < 0)[0])
+            raise DataError(f"{inter_path}, line {row + 2}: unknown {name} id {inter[col].iloc[row]!r}")
+    ratings = pd.DataFrame({
+        "user": u.astype(np.int64), "item": i.astype(np.int64), "rating": rating.astype(np.float32),
+        "timestamp": to_int(inter, "timestamp", inter_path).astype(np.int64),
+    })
+    if ratings.duplicated(["user", "item"]).any():
+        row = int(np.flatnonzero(ratings.duplicated(["user", "item"]).to_numpy())[0])
+        raise DataError(f"{inter_path}, line {row + 2}: a second rating for the same (user, item)")
+
+    links = dict(zip(to_int(link, "item_id", paths["ml-100k.link"]).astype(np.int64), link["entity_id"]))
+    order = np.argsort(item_raw)
+    item = item.iloc[order].reset_index(drop=True)
+    years = pd.to_numeric(item["release_year"], errors="coerce").astype("Int64")
+    items = pd.DataFrame({
+        "item": np.arange(len(item), dtype=np.int64),
+        "raw_id": item_index.to_numpy(),
+        "title": item["movie_title"].to_numpy(),
+        "year": years,
+        "genres": [[g for g in text.split(" ") if g] for text in item["class"]],
+        "entity": [links.get(r) for r in item_index.to_numpy()],
+    })
+    unknown = sorted({g for genres in items["genres"] for g in genres} - set(GENRES) - {"unknown"})
+    if unknown:
+        raise DataError(f"{paths['ml-100k.item']}: unknown genres {unknown}; allowed {list(GENRES)}")
+    items["genres"] = [[g for g in genres if g != "unknown"] for genres in items["genres"]]
+
+    user = user.iloc[np.argsort(user_raw)].reset_index(drop=True)
+    users = pd.DataFrame({
+        "user": np.arange(len(user), dtype=np.int64),
+        "raw_id": user_index.to_numpy(),
+        "age": to_int(user, "age", paths["ml-100k.user"]).astype(np.int64),
+        "gender": user["gender"].to_numpy(),
+        "occupation": user["occupation"].to_numpy(),
+        "zip_code": user["zip_code"].to_numpy(),
+    })
+    kg = kg.rename(columns={"head_id": "head", "relation_id": "relation", "tail_id": "tail"})
+    checksums = {name: sha256_of(path) for name, path in paths.items()}
+    return Dataset(ratings=ratings, items=items, users=users, kg=kg, checksums=checksums)
+
+
+@lru_cache(maxsize=4)
+def load_movielens_100k(cache: str | None = None) -> Dataset:
+    """MovieLens-100K with its knowledge graph; fetches and verifies the data archive on first use."""
+    return parse_folder(ensure_files(Path(cache) if cache else None))
+
+
+DATASETS = ("ml-100k",)
+
+
+def load(name: str = "ml-100k", cache: str | None = None) -> Dataset:
+    """Load a data set by name; only ml-100k ships offline (see `replication.grouplens` for ML-1M/ML-20M)."""
+    if name not in DATASETS:
+        from .errors import ConfigError
+
+        raise ConfigError(f"unknown data set {name!r}; allowed: {list(DATASETS)} (ml-1m / ml-20m: replication.grouplens)")
+    return load_movielens_100k(cache)

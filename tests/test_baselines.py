@@ -1,0 +1,283 @@
+"""Tests for the non-neural baselines: hand-computed cases, slow loop references, validation and a sanity check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from replication.models.baselines import (
+    BASELINES,
+    EASE,
+    ItemKNN,
+    Popularity,
+    UserKNN,
+    fit_score,
+)
+
+
+def random_binary(n_users: int = 30, n_items: int = 20, density: float = 0.3, seed: int = 0) -> sp.csr_array:
+    """A reproducible random binary user x item matrix."""
+    rng = np.random.default_rng(seed)
+    return sp.csr_array((rng.random((n_users, n_items)) < density).astype(np.float64))
+
+
+# ---------------------------------------------------------------- Popularity
+
+
+def test_popularity_counts_by_hand() -> None:
+    """3 users x 4 items: item counts are 2, 1, 3, 0 for every user; ratings values are ignored."""
+    X = sp.csr_array(np.array([[5, 0, 1, 0], [3, 0, 2, 0], [0, 4, 4, 0]], dtype=float))
+    scores = Popularity().fit(X).score()
+    assert scores.dtype == np.float32
+    np.testing.assert_array_equal(scores, np.tile([2, 1, 3, 0], (3, 1)))
+
+
+def test_popularity_scores_other_users() -> None:
+    """Scoring another matrix returns the same row for each of its users."""
+    model = Popularity().fit(random_binary())
+    other = random_binary(n_users=5, seed=1)
+    scores = model.score(other)
+    assert scores.shape == (5, 20)
+    np.testing.assert_array_equal(scores, np.tile(model.counts_, (5, 1)))
+
+
+# ---------------------------------------------------------------- ItemKNN
+
+
+def test_itemknn_cosine_by_hand() -> None:
+    """3x3: columns a=(1,1,0), b=(1,0,1), c=(0,1,1): each pair shares one user, cosine = 1/(sqrt2*sqrt2) = 0.5."""
+    X = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 1], [0, 1, 1]], dtype=float))
+    model = ItemKNN(k=10).fit(X)
+    expected = np.array([[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
+    np.testing.assert_allclose(model.similarity_, expected, rtol=1e-6)
+    np.testing.assert_allclose(model.score(), X.toarray() @ expected, rtol=1e-6)
+
+
+def test_itemknn_cosine_uneven_by_hand() -> None:
+    """3x3 with unequal norms: a=(1,1,1), b=(1,0,0), c=(0,1,1) -> s_ab=1/sqrt3, s_ac=2/sqrt6, s_bc=0."""
+    X = sp.csr_array(np.array([[1, 1, 0], [1, 0, 1], [1, 0, 1]], dtype=float))
+    S = ItemKNN(k=10).fit(X).similarity_
+    s_ab, s_ac = 1 / np.sqrt(3), 2 / np.sqrt(6)
+    expected = np.array([[0, s_ab, s_ac], [s_ab, 0, 0], [s_ac, 0, 0]])
+    np.testing.assert_allclose(S, expected, rtol=1e-6)
+
+
+def test_itemknn_shrink_and_ratings() -> None:
+    """Shrink divides by (|a||b| + shrink); binary=False uses the rating values themselves."""
+    X = sp.csr_array(np.array([[2, 1], [0, 3]], dtype=float))
+    S = ItemKNN(k=5, shrink=1.0, binary=False).fit(X).similarity_
+    expected = 2 * 1 / (2 * np.sqrt(10) + 1.0)
+    np.testing.assert_allclose(S, [[0, expected], [expected, 0]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("k", [0, 1, 3, 7])
+def test_itemknn_keeps_top_k_per_column(k: int) -> None:
+    """At most k nonzeros per column, zero diagonal, and kept values are the column's k largest off-diagonal."""
+    X = random_binary(40, 15, seed=2)
+    model = ItemKNN(k=k).fit(X)
+    S = model.similarity_
+    assert np.all((S != 0).sum(axis=0) <= k)
+    assert np.all(np.diag(S) == 0)
+    full = ItemKNN(k=1000).fit(X).similarity_
+    for j in range(S.shape[1]):
+        kept = np.sort(S[:, j][S[:, j] != 0])[::-1]
+        np.testing.assert_allclose(kept, np.sort(full[:, j])[::-1][: len(kept)], rtol=1e-6)
+
+
+def test_itemknn_fold_in_matches_row_scoring() -> None:
+    """Scoring a subset of users as new users equals the corresponding rows of the fitted scores."""
+    X = random_binary(seed=3)
+    model = ItemKNN(k=5).fit(X)
+    np.testing.assert_allclose(model.score(X[[0, 4, 7]]), model.score()[[0, 4, 7]], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- UserKNN
+
+
+def userknn_reference(train: np.ndarray, query: np.ndarray | None, k: int, binary: bool = True) -> np.ndarray:
+    """Slow per-user loop: cosine to every fitted user, keep top-k (self excluded when query is None)."""
+    prep = (lambda a: (a != 0).astype(float)) if binary else (lambda a: a.astype(float))
+    fitted = prep(train)
+    queries = fitted if query is None else prep(query)
+    out = np.zeros((queries.shape[0], fitted.shape[1]))
+    for u, q in enumerate(queries):
+        sims = []
+        for v, row in enumerate(fitted):
+            if query is None and v == u:
+                continue
+            denom = np.linalg.norm(q) * np.linalg.norm(row)
+            sims.append((q @ row / denom if denom else 0.0, v))
+        sims.sort(key=lambda t: -t[0])
+        top = sims[:k]
+        total = sum(abs(s) for s, _ in top)
+        if total:
+            out[u] = sum(s * fitted[v] for s, v in top) / total
+    return out
+
+
+def test_userknn_matches_loop_reference() -> None:
+    """Vectorized user-kNN equals the per-user loop on random ratings (binary=False, so no similarity ties)."""
+    rng = np.random.default_rng(4)
+    dense = (rng.random((25, 12)) < 0.4) * rng.integers(1, 6, (25, 12))
+    model = UserKNN(k=4, binary=False).fit(sp.csr_array(dense.astype(float)))
+    ref = userknn_reference(dense, None, 4, binary=False)
+    np.testing.assert_allclose(model.score(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_userknn_new_users_match_loop_reference() -> None:
+    """score(train=other) compares new users against the fitted users (no self exclusion)."""
+    rng = np.random.default_rng(5)
+    train = (rng.random((25, 12)) < 0.4).astype(float)
+    other = (rng.random((6, 12)) < 0.4).astype(float)
+    model = UserKNN(k=3).fit(sp.csr_matrix(train))
+    scores = model.score(sp.csr_matrix(other))
+    assert scores.shape == (6, 12)
+    # Ties in binary cosine can pick different neighbours; compare against the reference only where
+    # the k-th and (k+1)-th similarities differ.
+    W = model.neighbour_weights(sp.csr_matrix(other))
+    assert np.all((W != 0).sum(axis=1) <= 3)
+    ref = userknn_reference(train, other, 3)
+    sims = np.sort(
+        (other / np.linalg.norm(other, axis=1, keepdims=True).clip(1e-12))
+        @ (train / np.linalg.norm(train, axis=1, keepdims=True).clip(1e-12)).T,
+        axis=1,
+    )[:, ::-1]
+    untied = ~np.isclose(sims[:, 2], sims[:, 3])
+    assert untied.any()
+    np.testing.assert_allclose(scores[untied], ref[untied], rtol=1e-5, atol=1e-6)
+
+
+def test_userknn_by_hand() -> None:
+    """3 users, k=1: user 0=(1,1,0) nearest is user 1=(1,1,1) (cos 0.816) not user 2=(0,0,1)."""
+    X = sp.csr_array(np.array([[1, 1, 0], [1, 1, 1], [0, 0, 1]], dtype=float))
+    scores = UserKNN(k=1).fit(X).score()
+    np.testing.assert_allclose(scores[0], [1, 1, 1])
+    np.testing.assert_allclose(scores[2], [1, 1, 1])  # user 2's only similar user is user 1
+    np.testing.assert_allclose(scores[1], [1, 1, 0])  # user 1: cos to 0 is 0.816 > 0.577 to 2
+
+
+# ---------------------------------------------------------------- EASE
+
+
+def ease_reference(X: np.ndarray, l2: float) -> np.ndarray:
+    """Slow per-column ridge regression of item j on all other items, with B_jj fixed at 0."""
+    n_items = X.shape[1]
+    B = np.zeros((n_items, n_items))
+    for j in range(n_items):
+        others = [i for i in range(n_items) if i != j]
+        A = X[:, others]
+        B[others, j] = np.linalg.solve(A.T @ A + l2 * np.eye(len(others)), A.T @ X[:, j])
+    return B
+
+
+@pytest.mark.parametrize("l2", [0.5, 10.0, 500.0])
+def test_ease_matches_constrained_least_squares(l2: float) -> None:
+    """B has a zero diagonal and X @ B matches the per-column constrained least squares solution."""
+    X = random_binary(40, 15, seed=6)
+    model = EASE(l2=l2).fit(X)
+    assert np.all(np.diag(model.weights_) == 0)
+    B_ref = ease_reference(X.toarray(), l2)
+    np.testing.assert_allclose(model.weights_, B_ref, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(model.score(), X.toarray() @ B_ref, rtol=1e-4, atol=1e-5)
+
+
+def test_ease_binarizes_by_default_and_fold_in() -> None:
+    """Ratings are binarized unless binary=False; scoring other users uses X_new @ B."""
+    rng = np.random.default_rng(7)
+    dense = (rng.random((30, 10)) < 0.4) * rng.integers(1, 6, (30, 10)).astype(float)
+    X = sp.csr_array(dense)
+    np.testing.assert_allclose(
+        EASE(l2=5.0).fit(X).weights_, ease_reference((dense != 0).astype(float), 5.0), rtol=1e-4, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        EASE(l2=5.0, binary=False).fit(X).weights_, ease_reference(dense, 5.0), rtol=1e-4, atol=1e-6
+    )
+    model = EASE(l2=5.0).fit(X)
+    np.testing.assert_allclose(model.score(X[:4]), model.score()[:4], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- shared behaviour
+
+
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_fit_score_shape_dtype_and_determinism(name: str) -> None:
+    """Every registered baseline returns a float32 (n_users, n_items) array, identical across runs."""
+    X = random_binary(seed=8)
+    a, b = fit_score(name, X), fit_score(name, sp.csr_matrix(X))
+    assert a.shape == X.shape and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+    assert BASELINES[name].name == name
+
+
+def test_fit_score_passes_params() -> None:
+    """Keyword parameters reach the constructor."""
+    X = random_binary(seed=9)
+    np.testing.assert_allclose(fit_score("ease", X, l2=3.0), EASE(l2=3.0).fit(X).score())
+
+
+def test_unknown_name_lists_allowed() -> None:
+    """An unknown baseline name raises ValueError naming the allowed ones."""
+    with pytest.raises(ValueError, match=r"unknown baseline 'svd'.*ease, itemknn, pop, userknn"):
+        fit_score("svd", random_binary())
+
+
+@pytest.mark.parametrize("cls", [Popularity, ItemKNN, UserKNN, EASE])
+def test_bad_matrices_raise(cls: type) -> None:
+    """Dense, 1-D or item-count-mismatched inputs raise ValueError with a clear message."""
+    with pytest.raises(ValueError, match="scipy.sparse"):
+        cls().fit(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="scipy.sparse"):
+        cls().fit([[1, 0], [0, 1]])
+    if hasattr(sp, "coo_array"):
+        try:
+            one_d = sp.coo_array(np.ones(4))
+        except (ValueError, TypeError):
+            one_d = None
+        if one_d is not None and one_d.ndim == 1:
+            with pytest.raises(ValueError, match="2-D"):
+                cls().fit(one_d)
+    model = cls().fit(random_binary(10, 6))
+    with pytest.raises(ValueError, match="6 items"):
+        model.score(random_binary(3, 5))
+
+
+def test_score_before_fit_raises() -> None:
+    """Scoring an unfitted model is an error, not garbage."""
+    with pytest.raises(RuntimeError, match="not fitted"):
+        EASE().score()
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: ItemKNN(k=-1), "k must be a non-negative integer"),
+        (lambda: UserKNN(k=-3), "k must be a non-negative integer"),
+        (lambda: ItemKNN(k=2.5), "k must be a non-negative integer"),
+        (lambda: ItemKNN(shrink=-1.0), "shrink must be"),
+        (lambda: EASE(l2=-1.0), "l2 must be"),
+        (lambda: EASE(l2=float("nan")), "l2 must be"),
+    ],
+)
+def test_bad_params_raise(make, match: str) -> None:
+    """Negative or non-numeric hyperparameters raise ValueError with the parameter named."""
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+# ---------------------------------------------------------------- sanity
+
+
+def test_recover_held_out_entries_of_low_rank_matrix() -> None:
+    """On a random low-rank binary matrix, EASE and item-kNN rank held-out positives above negatives."""
+    rng = np.random.default_rng(10)
+    n_users, n_items, rank = 200, 60, 3
+    U = rng.random((n_users, rank))
+    V = rng.random((rank, n_items))
+    logits = U @ V
+    full = (logits > np.quantile(logits, 0.7)).astype(float)
+    held = (full == 1) & (rng.random(full.shape) < 0.2)
+    train = sp.csr_array(np.where(held, 0.0, full))
+    negatives = full == 0
+    for scores in (EASE(l2=10.0).fit(train).score(), ItemKNN(k=20).fit(train).score()):
+        assert scores[held].mean() > scores[negatives].mean() + 0.1 * scores[negatives].std()
