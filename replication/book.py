@@ -65,18 +65,20 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any] | 
         raise ConfigError(f"no notebook {notebook}; the book lists {[p.name for p in toc_notebooks()]}")
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    papermill.execute_notebook(str(notebook), str(output), parameters=parameters or {}, kernel_name="python3",
+    papermill.execute_notebook(str(notebook), str(output), parameters=parameters or {}, kernel_name="python3", language="python",
                                cwd=str(notebook.parent), execution_timeout=timeout, progress_bar=False)
     return time.perf_counter() - start
 
 
-def execute_all(quick: bool = False, only: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Execute every notebook of the book into _build/executed/notebooks/, recording time and status of each."""
+def execute_all(quick: bool = False, only: list[str] | None = None,
+                extra_parameters: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Execute every notebook of the book into _build/executed/notebooks/, recording time and status of each.
+    `extra_parameters` (e.g. a results_dir) are passed to every notebook."""
     log: dict[str, dict[str, Any]] = {}
     for notebook in toc_notebooks():
         if only and notebook.stem not in only:
             continue
-        params = smoke_parameters(notebook) if quick else {}
+        params = {**(smoke_parameters(notebook) if quick else {}), **(extra_parameters or {})}
         print(f"[book] executing {notebook.relative_to(ROOT)}" + (f" with {params}" if params else ""), flush=True)
         target = EXECUTED / notebook.relative_to(ROOT)
         try:

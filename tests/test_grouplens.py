@@ -550,3 +550,18 @@ def test_module_exports() -> None:
     assert isinstance(ARCHIVES["ml-1m"], Archive)
     for name in grouplens.__all__:
         assert hasattr(grouplens, name)
+
+
+@pytest.mark.parametrize("chunk", [2, 3, 1000])
+def test_first_bad_line_wins_across_chunks(tmp_path: Path, monkeypatch, chunk: int) -> None:
+    monkeypatch.setattr(grouplens, "_LOCATE_CHUNK", chunk)
+    lines = [f"{u}\t{u + 1}\t4\t100" for u in range(1, 10)]
+    lines[5] = "6\t7\t9\t100"  # out of range (parses fine), line 6
+    lines[7] = "8\tnine\t4\t100"  # not numeric (makes the parse fail), line 8
+    folder = make_ml100k(tmp_path, ratings="\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"u\.data: line 6: rating 9 is outside"):
+        load_ml100k(folder)
+    lines[5] = "6\t7\t4\t100"
+    (folder / "u.data").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"u\.data: line 8: item id 'nine' is not an integer"):
+        load_ml100k(folder)

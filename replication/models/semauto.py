@@ -1,0 +1,452 @@
+"""SEMAUTO (Bellini et al. 2017/2018): one semantics-aware autoencoder per user, trained for all users at once.
+
+For user u the network has one input and one output unit per item the user rated (ratings scaled to [0, 1] by
+dividing by 5) and one hidden unit per knowledge-graph feature of those items. A 0/1 item -> feature mask keeps only
+item-feature connections in both layers:
+
+    a = x (W1 * M),  h = sigmoid(a),  x_hat = sigmoid(h (W2 * M^T)),  L_u = 1/2 sum_i (x_hat_i - x_i)^2
+
+trained with plain full-batch gradient descent (lr 0.3, 1,000 epochs, every weight initialised to 0.01).
+
+Two implementations of exactly the same arithmetic:
+
+* `reference_user` / `reference_fit`: the literal dense network of one user, with W * M in the forward pass and
+  the mask applied again to the weight gradients, one user after the other (what the authors' code does);
+* `SemAuto`: every existing connection of every user is one (user, item, feature) edge; one epoch for all users is
+  two sparse matrix-vector products, a scatter-add and two fused weight updates over the edge arrays. A masked
+  connection has no edge, so its gradient is zero by construction and users never share a parameter.
+
+The user profile is the pre-activation a (one value per feature of the user's items), min-max scaled per user.
+Recommenders: feature summation (2017) and user-kNN with cosine similarity between profiles (2018).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from replication.errors import ConfigError, DataError
+
+__all__ = [
+    "RATING_SCALE", "Graph", "build_graph", "SemAuto", "UnmaskedAE", "reference_user", "reference_fit",
+    "user_mask", "minmax_profiles", "sum_scores", "cosine_neighbours", "knn_scores", "explain", "explanation_text",
+]
+
+RATING_SCALE = 5.0  # ratings 1..5 become 0.2..1.0 (dividing by the maximum keeps a 1-star rating non-zero)
+LOSSES = ("sum", "mean")
+
+
+def _sigmoid(v: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def _check_settings(epochs, lr, init, loss) -> None:
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ConfigError(f"epochs must be a non-negative integer, got {epochs!r}")
+    if not np.isfinite(lr) or lr <= 0:
+        raise ConfigError(f"learning rate must be a positive number, got {lr!r}")
+    if not np.isfinite(init):
+        raise ConfigError(f"init must be a finite number, got {init!r}")
+    if loss not in LOSSES:
+        raise ConfigError(f"loss must be one of {LOSSES} ('sum' as in the Java code, 'mean' as in TF), got {loss!r}")
+
+
+def _check_inputs(train, item_features) -> tuple[sp.csr_array, sp.csr_array]:
+    if not sp.issparse(train) or train.ndim != 2:
+        raise DataError(f"train must be a 2-D scipy.sparse users x items rating matrix, got {type(train).__name__}")
+    if not sp.issparse(item_features) or item_features.ndim != 2:
+        raise DataError(f"item_features must be a 2-D scipy.sparse items x features 0/1 matrix, "
+                        f"got {type(item_features).__name__}")
+    train = sp.csr_array(train, dtype=np.float64)
+    train.sum_duplicates()
+    train.eliminate_zeros()
+    if train.shape[1] != item_features.shape[0]:
+        raise DataError(f"train has {train.shape[1]} items but item_features has {item_features.shape[0]} rows")
+    if train.nnz and (train.data.min() < 0 or train.data.max() > RATING_SCALE):
+        raise DataError(f"ratings must lie in (0, {RATING_SCALE}], got range "
+                        f"[{train.data.min()}, {train.data.max()}]")
+    mask = sp.csr_array(item_features, dtype=np.float64)
+    mask.sum_duplicates()
+    mask.eliminate_zeros()
+    if mask.nnz and not np.all(mask.data == 1):
+        raise DataError("item_features must be a 0/1 matrix")
+    mask.sort_indices()
+    return train, mask
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the edge structure shared by every user's network
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Graph:
+    """All users' networks as edges. 'ui' = a (user, rated item) pair = an input/output unit of that user's network;
+    'uf' = a (user, feature) pair = a hidden unit; an edge = an existing item-feature connection inside one network.
+
+    Edges are stored in 'A order' (sorted by ui, then feature); `perm` lists them in 'B order' (sorted by uf, then ui).
+    """
+
+    n_users: int
+    n_items: int
+    n_features: int
+    ui_user: np.ndarray
+    ui_item: np.ndarray
+    x: np.ndarray  # scaled rating of each ui pair
+    uf_user: np.ndarray
+    uf_feat: np.ndarray
+    edge_ui: np.ndarray  # A order
+    edge_uf: np.ndarray  # A order
+    perm: np.ndarray  # B order -> A order position
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edge_ui)
+
+    def users_of_ui(self) -> np.ndarray:
+        return self.ui_user
+
+
+def build_graph(train, item_features, scale: float = RATING_SCALE) -> Graph:
+    """Build the (user, item, feature) edges of every user's masked network from ratings and the item x feature M."""
+    train, mask = _check_inputs(train, item_features)
+    n_users, n_items = train.shape
+    n_features = mask.shape[1]
+    train.sort_indices()
+    ui_user = np.repeat(np.arange(n_users), np.diff(train.indptr))
+    ui_item = train.indices.astype(np.int64)
+    x = train.data / scale
+    per_item = np.diff(mask.indptr)
+    counts = per_item[ui_item]
+    n_edges = int(counts.sum())
+    edge_ui = np.repeat(np.arange(len(ui_item)), counts)
+    offsets = np.arange(n_edges) - np.repeat(np.cumsum(counts) - counts, counts)
+    edge_feat = mask.indices[np.repeat(mask.indptr[ui_item], counts) + offsets].astype(np.int64)
+    key = ui_user[edge_ui] * n_features + edge_feat
+    uf_key, edge_uf = np.unique(key, return_inverse=True)
+    perm = np.argsort(edge_uf, kind="stable")  # ties keep ui order
+    return Graph(n_users, n_items, n_features, ui_user, ui_item, x, uf_key // n_features, uf_key % n_features,
+                 edge_ui, edge_uf.ravel(), perm)
+
+
+def _csr(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int, values: torch.Tensor) -> torch.Tensor:
+    crow = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=crow[1:])
+    return torch.sparse_csr_tensor(torch.from_numpy(crow), torch.from_numpy(np.ascontiguousarray(cols)), values,
+                                   size=(n_rows, n_cols))
+
+
+def _segment_sum(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(groups, weights=values, minlength=n)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the fast, batched model
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SemAuto:
+    """All users' SEMAUTO networks trained at once over the edge arrays (mathematically one network per user).
+
+    `loss="sum"`: L_u = 1/2 sum_i (x_hat - x)^2 as in the authors' Java code; `"mean"` divides by the user's number
+    of rated items (TensorFlow version), so the same learning rate takes a smaller step for active users.
+    """
+
+    epochs: int = 1000
+    lr: float = 0.3
+    init: float = 0.01
+    loss: str = "sum"
+    dtype: torch.dtype = torch.float64
+    threads: int = 2
+    progress: bool = False
+    graph: Graph | None = field(default=None, repr=False)
+    losses: np.ndarray | None = field(default=None, repr=False)
+
+    def fit(self, train, item_features, graph: Graph | None = None, snapshots: tuple[int, ...] = ()) -> "SemAuto":
+        """Train every user's network; `snapshots` = epochs after which to keep a copy of the pre-activations."""
+        _check_settings(self.epochs, self.lr, self.init, self.loss)
+        g = graph if graph is not None else build_graph(train, item_features)
+        self.graph = g
+        torch.set_num_threads(min(self.threads, torch.get_num_threads()) if self.threads else torch.get_num_threads())
+        dt = self.dtype
+        n_ui, n_uf, n_e = len(g.x), len(g.uf_user), g.n_edges
+        x = torch.from_numpy(g.x).to(dt)
+        w1 = torch.full((n_e,), self.init, dtype=dt)  # B order (rows = hidden units)
+        w2 = torch.full((n_e,), self.init, dtype=dt)  # A order (rows = output units)
+        ui_b = g.edge_ui[g.perm]
+        W1 = _csr(g.edge_uf[g.perm], ui_b, n_uf, n_ui, w1)  # a = W1 @ x
+        W2 = _csr(g.edge_ui, g.edge_uf, n_ui, n_uf, w2)  # z = W2 @ h
+        w1, w2 = W1.values(), W2.values()  # the CSR tensors share these buffers; updates are in place
+        x_b = x[torch.from_numpy(ui_b)]
+        rep_b = torch.from_numpy(np.bincount(g.edge_uf, minlength=n_uf))
+        rep_a = torch.from_numpy(np.bincount(g.edge_ui, minlength=n_ui))
+        col_a = torch.from_numpy(g.edge_uf)
+        ui_count = np.bincount(g.ui_user, minlength=g.n_users).astype(np.float64)
+        step = torch.full((n_ui,), self.lr, dtype=dt)
+        if self.loss == "mean":
+            step = step / torch.from_numpy(ui_count[g.ui_user]).to(dt)
+        keep = {int(e) for e in snapshots}
+        self.snapshots = {}
+        if 0 in keep:
+            self.snapshots[0] = (W1 @ x).numpy().copy()
+        losses = np.empty(self.epochs)
+        from tqdm.auto import tqdm
+
+        for epoch in tqdm(range(self.epochs), disable=not self.progress, desc="SEMAUTO epochs"):
+            a = W1 @ x
+            h = torch.sigmoid(a)
+            out = torch.sigmoid(W2 @ h)
+            err = out - x
+            losses[epoch] = 0.5 * float(err.square().sum())
+            d_out = err * out * (1 - out) * step  # lr * dL/dz (per output unit)
+            d_out_e = torch.repeat_interleave(d_out, rep_a)
+            s = torch.zeros(n_uf, dtype=dt).index_add_(0, col_a, w2 * d_out_e)  # lr * W2^T d_out, old W2
+            w2.sub_(d_out_e * h[col_a])
+            d_hid = s * h * (1 - h)
+            w1.sub_(x_b * torch.repeat_interleave(d_hid, rep_b))
+            if epoch + 1 in keep:
+                self.snapshots[epoch + 1] = (W1 @ x).numpy().copy()
+        self._W1, self._W2, self._x = W1, W2, x
+        self.losses = losses
+        self.pre_ = (W1 @ x).numpy().astype(np.float64)
+        self.pred_ = torch.sigmoid(W2 @ torch.sigmoid(W1 @ x)).numpy().astype(np.float64)
+        return self
+
+    def _require(self) -> Graph:
+        if self.graph is None:
+            raise ConfigError("call fit() first")
+        return self.graph
+
+    def profiles(self, scaled: bool = True, pre: np.ndarray | None = None) -> np.ndarray:
+        """Dense users x features profile: the pre-activation of every hidden unit (0 where the user has none),
+        min-max scaled per user when `scaled`."""
+        g = self._require()
+        values = self.pre_ if pre is None else pre
+        return minmax_profiles(g, values) if scaled else _dense_uf(g, values)
+
+    def predictions(self) -> sp.csr_array:
+        """Reconstructed ratings in [0, 1] of every rated (user, item) pair as a users x items CSR."""
+        g = self._require()
+        return sp.csr_array((self.pred_, (g.ui_user, g.ui_item)), shape=(g.n_users, g.n_items))
+
+    def weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """Edge weights (W1, W2) in A order: edge e connects ui pair graph.edge_ui[e] and hidden unit edge_uf[e]."""
+        g = self._require()
+        w1 = np.empty(g.n_edges)
+        w1[g.perm] = self._W1.values().numpy()
+        return w1, self._W2.values().numpy().astype(np.float64)
+
+
+def _dense_uf(g: Graph, values: np.ndarray) -> np.ndarray:
+    out = np.zeros((g.n_users, g.n_features))
+    out[g.uf_user, g.uf_feat] = values
+    return out
+
+
+def minmax_profiles(g: Graph, values: np.ndarray) -> np.ndarray:
+    """Scale each user's hidden-unit values to [0, 1] (min -> 0, max -> 1; all-equal -> 0); absent features are 0."""
+    lo = np.full(g.n_users, np.inf)
+    hi = np.full(g.n_users, -np.inf)
+    np.minimum.at(lo, g.uf_user, values)
+    np.maximum.at(hi, g.uf_user, values)
+    span = hi - lo
+    span[~np.isfinite(span) | (span <= 0)] = np.inf
+    return _dense_uf(g, (values - lo[g.uf_user]) / span[g.uf_user])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the same network without the mask
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class UnmaskedAE:
+    """SEMAUTO's network fully connected: every rated item of u to every hidden unit of u (same hidden size |F_u|).
+
+    With the authors' constant initialisation every hidden unit receives the same input and the same gradient, so
+    the hidden units stay identical for ever and the network is exactly a one-unit network whose output weights are
+    multiplied by |F_u|. This class trains that exact equivalent (test: equal to the dense fully connected network).
+    """
+
+    epochs: int = 1000
+    lr: float = 0.3
+    init: float = 0.01
+    loss: str = "sum"
+    graph: Graph | None = field(default=None, repr=False)
+
+    def fit(self, train, item_features, graph: Graph | None = None) -> "UnmaskedAE":
+        _check_settings(self.epochs, self.lr, self.init, self.loss)
+        g = graph if graph is not None else build_graph(train, item_features)
+        self.graph = g
+        n_hidden = np.bincount(g.uf_user, minlength=g.n_users).astype(np.float64)
+        n_rated = np.bincount(g.ui_user, minlength=g.n_users).astype(np.float64)
+        u, x = g.ui_user, g.x
+        v1 = np.full(len(x), self.init)  # weight from item i to every hidden unit
+        v2 = np.full(len(x), self.init)  # weight from every hidden unit to item i
+        step = self.lr / (n_rated[u] if self.loss == "mean" else 1.0)
+        self.losses = np.empty(self.epochs)
+        for epoch in range(self.epochs):
+            a = _segment_sum(x * v1, u, g.n_users)
+            h = _sigmoid(a)
+            out = _sigmoid(n_hidden[u] * h[u] * v2)
+            err = out - x
+            self.losses[epoch] = 0.5 * float(err @ err)
+            d_out = err * out * (1 - out) * step
+            d_hid = _segment_sum(v2 * d_out, u, g.n_users) * h * (1 - h)
+            v2 -= d_out * h[u]
+            v1 -= x * d_hid[u]
+        self.pre_user_ = _segment_sum(x * v1, u, g.n_users)
+        self.pred_ = _sigmoid(n_hidden[u] * _sigmoid(self.pre_user_)[u] * v2)
+        self.n_hidden = n_hidden
+        return self
+
+    def profiles(self) -> np.ndarray:
+        """Every hidden unit of u holds the same pre-activation: the profile is that value on u's features (min-max
+        scaling would send it to 0, so the unscaled value is used)."""
+        g = self.graph
+        return _dense_uf(g, self.pre_user_[g.uf_user])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the literal reference: one dense masked network per user
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def user_mask(train, item_features, user: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x, mask, items, features) of one user's network: rated items, their features (sorted), dense 0/1 mask."""
+    train, mask = _check_inputs(train, item_features)
+    row = train[[user], :]
+    items = row.indices[np.argsort(row.indices)]
+    x = row.toarray()[0, items] / RATING_SCALE
+    sub = mask[items, :]
+    feats = np.unique(sub.indices)
+    return x, sub[:, feats].toarray(), items, feats
+
+
+def reference_user(x: np.ndarray, mask: np.ndarray, epochs: int = 1000, lr: float = 0.3, init: float = 0.01,
+                   loss: str = "sum", dtype=np.float64) -> dict:
+    """Train one user's dense network literally: W1 (items x features) and W2 (features x items) are full matrices,
+    the mask multiplies them in the forward pass and the gradients in the backward pass."""
+    _check_settings(epochs, lr, init, loss)
+    x = np.asarray(x, dtype=dtype)
+    mask = np.asarray(mask, dtype=dtype)
+    if mask.ndim != 2 or mask.shape[0] != len(x):
+        raise DataError(f"mask must be (n_items={len(x)}, n_features), got {mask.shape}")
+    W1 = np.full(mask.shape, init, dtype=dtype)
+    W2 = np.full(mask.T.shape, init, dtype=dtype)
+    step = lr / (len(x) if loss == "mean" else 1)
+    losses = np.empty(epochs)
+    for epoch in range(epochs):
+        a = x @ (W1 * mask)
+        h = _sigmoid(a)
+        out = _sigmoid(h @ (W2 * mask.T))
+        losses[epoch] = 0.5 * float(np.sum((out - x) ** 2))
+        d_out = (out - x) * out * (1 - out)
+        d_hid = (d_out @ (W2 * mask.T).T) * h * (1 - h)
+        W2 -= step * np.outer(h, d_out) * mask.T
+        W1 -= step * np.outer(x, d_hid) * mask
+    a = x @ (W1 * mask)
+    out = _sigmoid(_sigmoid(a) @ (W2 * mask.T))
+    return {"pre": a, "pred": out, "W1": W1, "W2": W2, "losses": losses}
+
+
+def reference_fit(train, item_features, users, epochs: int = 1000, lr: float = 0.3, init: float = 0.01,
+                  loss: str = "sum", dtype=np.float64) -> dict:
+    """Loop over `users`, training each user's dense masked network; returns raw and min-max profiles
+    (users x all features) and predictions (users x items, rated items only)."""
+    train, mask = _check_inputs(train, item_features)
+    n_items, n_features = mask.shape
+    users = np.asarray(users)
+    raw = np.zeros((len(users), n_features))
+    scaled = np.zeros((len(users), n_features))
+    pred = np.zeros((len(users), n_items))
+    for row, user in enumerate(users):
+        x, m, items, feats = user_mask(train, mask, int(user))
+        out = reference_user(x, m, epochs, lr, init, loss, dtype)
+        raw[row, feats] = out["pre"]
+        span = out["pre"].max() - out["pre"].min() if len(feats) else 0.0
+        if span > 0:
+            scaled[row, feats] = (out["pre"] - out["pre"].min()) / span
+        pred[row, items] = out["pred"]
+    return {"raw": raw, "profiles": scaled, "pred": pred}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# recommenders and explanations
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def sum_scores(profiles: np.ndarray, item_features) -> np.ndarray:
+    """Feature summation (2017): score(u, j) = sum of u's profile weights over j's features."""
+    M = sp.csr_array(item_features, dtype=np.float64)
+    if profiles.shape[1] != M.shape[1]:
+        raise DataError(f"profiles have {profiles.shape[1]} features but item_features has {M.shape[1]}")
+    return np.asarray((M @ profiles.T).T)
+
+
+def cosine_neighbours(profiles: np.ndarray, max_k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's `max_k` most similar other users by cosine of profiles: (indices, similarities), best first."""
+    n = profiles.shape[0]
+    if isinstance(max_k, bool) or not isinstance(max_k, (int, np.integer)) or not 1 <= max_k < n:
+        raise ConfigError(f"k must be an integer in [1, {n - 1}], got {max_k!r}")
+    norms = np.linalg.norm(profiles, axis=1)
+    norms[norms == 0] = 1.0
+    unit = profiles / norms[:, None]
+    sim = unit @ unit.T
+    np.fill_diagonal(sim, -np.inf)
+    idx = np.argpartition(-sim, max_k - 1, axis=1)[:, :max_k]
+    order = np.argsort(-np.take_along_axis(sim, idx, axis=1), axis=1, kind="stable")
+    idx = np.take_along_axis(idx, order, axis=1)
+    return idx, np.take_along_axis(sim, idx, axis=1)
+
+
+def knn_scores(neighbours: tuple[np.ndarray, np.ndarray], train, k: int) -> np.ndarray:
+    """User-kNN (2018): score(u, j) = sum_{v in N_k(u)} sim(u, v) r(v, j) / sum_{v in N_k(u)} |sim(u, v)|."""
+    idx, sim = neighbours
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= idx.shape[1]:
+        raise ConfigError(f"k must be an integer in [1, {idx.shape[1]}], got {k!r}")
+    n = idx.shape[0]
+    rows = np.repeat(np.arange(n), k)
+    weights = sp.csr_array((sim[:, :k].ravel(), (rows, idx[:, :k].ravel())), shape=(n, n))
+    R = sp.csr_array(train, dtype=np.float64)
+    denom = np.abs(sim[:, :k]).sum(axis=1)
+    denom[denom == 0] = 1.0
+    return (weights @ R).toarray() / denom[:, None]
+
+
+def explain(profiles: np.ndarray, item_features, feature_table: pd.DataFrame, train, user: int, item: int,
+            n: int = 3, titles=None, liked: float = 4.0) -> pd.DataFrame:
+    """The `n` features of `item` that add most to its feature-summation score for `user`, with readable labels and
+    the films the user rated >= `liked` that share each feature."""
+    M = sp.csr_array(item_features)
+    feats = M.indices[M.indptr[item]:M.indptr[item + 1]]
+    weights = profiles[user, feats]
+    order = np.argsort(-weights, kind="stable")[:n]
+    R = sp.csr_array(train)
+    row = R[[user], :]
+    rated, stars = row.indices, row.data
+    rows = []
+    for f in feats[order]:
+        col = M[:, [f]].toarray().ravel()
+        shared = rated[(col[rated] > 0) & (stars >= liked)]
+        shared = shared[np.argsort(-row.toarray()[0, shared], kind="stable")]
+        rows.append({"feature": int(f), "relation": feature_table["relation"].iloc[f],
+                     "label": feature_table["label"].iloc[f], "weight": float(profiles[user, f]),
+                     "your films": [titles(int(i)) if titles else int(i) for i in shared[:3]]})
+    return pd.DataFrame(rows, columns=["feature", "relation", "label", "weight", "your films"])
+
+
+def explanation_text(title: str, table: pd.DataFrame) -> str:
+    """One sentence: 'Recommended <title> because you rated highly films sharing: <label> (your X, Y); ...'."""
+    if table.empty:
+        return f"Recommended {title}: it has no knowledge-graph features in your profile."
+    parts = []
+    for _, r in table.iterrows():
+        films = r["your films"]
+        parts.append(r["label"] + (f" (your {', '.join(map(str, films))})" if films else ""))
+    return f"Recommended {title} because your profile weighs its features: " + "; ".join(parts) + "."

@@ -1,0 +1,206 @@
+"""Tests for the teaching chapter's helpers: hand-computed cases, slow loop references and clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from replication import teaching
+from replication.errors import ConfigError, DataError
+
+
+def toy() -> tuple[sp.csr_array, np.ndarray]:
+    """2 users x 4 items with 3 ratings, and hand-picked predictions."""
+    X = sp.csr_array(np.array([[5.0, 0, 3, 0], [0, 4, 0, 0]]))
+    P = np.array([[4.0, 0.2, 3.0, -0.1], [1.0, 3.0, 0.4, 2.0]])
+    return X, P
+
+
+# ---------------------------------------------------------------- loss decomposition
+
+
+def test_loss_decomposition_by_hand() -> None:
+    """Observed errors 1, 0, 1 -> SSE 2; unobserved predictions 0.2, -0.1, 1, 0.4, 2 -> SSE 0.04+0.01+1+0.16+4."""
+    X, P = toy()
+    out = teaching.loss_decomposition(P, X)
+    assert out["n_observed"] == 3 and out["n_unobserved"] == 5
+    assert out["sse_observed"] == pytest.approx(2.0)
+    assert out["sse_unobserved"] == pytest.approx(5.21)
+    assert out["masked_mse"] == pytest.approx(2.0 / 3)
+    assert out["full_mse"] == pytest.approx(7.21 / 8)
+    assert out["share_unobserved"] == pytest.approx(5.21 / 7.21)
+
+
+def test_loss_decomposition_matches_loop_reference() -> None:
+    rng = np.random.default_rng(3)
+    X = sp.random_array((7, 9), density=0.3, random_state=3, format="csr") * 5
+    P = rng.normal(size=(7, 9))
+    obs = unobs = 0.0
+    dense = X.toarray()
+    for u in range(7):
+        for i in range(9):
+            e = (dense[u, i] - P[u, i]) ** 2
+            if dense[u, i] != 0:
+                obs += e
+            else:
+                unobs += e
+    out = teaching.loss_decomposition(P, X)
+    assert out["sse_observed"] == pytest.approx(obs) and out["sse_unobserved"] == pytest.approx(unobs)
+
+
+def test_all_zero_prediction_has_no_unobserved_loss() -> None:
+    """Predicting zero everywhere makes the unobserved part of the full loss exactly zero: the collapse optimum."""
+    X, _ = toy()
+    out = teaching.loss_decomposition(np.zeros((2, 4)), X)
+    assert out["sse_unobserved"] == 0.0 and out["share_unobserved"] == 0.0
+    assert out["sse_observed"] == pytest.approx(25 + 9 + 16)
+
+
+def test_loss_decomposition_accepts_torch_and_rejects_bad_shapes() -> None:
+    torch = pytest.importorskip("torch")
+    X, P = toy()
+    out = teaching.loss_decomposition(torch.tensor(P, requires_grad=True), X)
+    assert out["sse_observed"] == pytest.approx(2.0)
+    with pytest.raises(DataError, match="shape"):
+        teaching.loss_decomposition(P[:, :3], X)
+    with pytest.raises(DataError, match="2-D"):
+        teaching.loss_decomposition(P.ravel(), X)
+    with pytest.raises(DataError, match="non-finite"):
+        teaching.loss_decomposition(np.full((2, 4), np.nan), X)
+
+
+# ---------------------------------------------------------------- prediction distributions and collapse
+
+
+def test_prediction_summary_by_hand() -> None:
+    X, P = toy()
+    s = teaching.prediction_summary(P, X, tol=0.5)
+    assert s["observed"]["n"] == 3 and s["unobserved"]["n"] == 5
+    assert s["observed"]["mean"] == pytest.approx((4 + 3 + 3) / 3)
+    assert s["unobserved"]["median"] == pytest.approx(0.4)  # sorted: -0.1, 0.2, 0.4, 1, 2
+    assert s["unobserved"]["near_zero"] == pytest.approx(3 / 5)
+    assert s["observed"]["near_zero"] == 0.0
+
+
+def test_dense_observed_matrix_gives_same_summary() -> None:
+    X, P = toy()
+    assert teaching.prediction_summary(P, X.toarray()) == teaching.prediction_summary(P, X)
+
+
+def test_explicit_zeros_in_sparse_input_count_as_unobserved() -> None:
+    X, P = toy()
+    Y = sp.csr_array((np.r_[X.data, 0.0], np.r_[X.indices, 3], np.r_[X.indptr[:2], X.indptr[2] + 1]), shape=(2, 4))
+    assert teaching.prediction_summary(P, Y)["unobserved"]["n"] == 5
+
+
+def test_is_collapsed_uses_the_unobserved_median() -> None:
+    X, P = toy()
+    assert teaching.is_collapsed(teaching.prediction_summary(P, X), tol=0.5)  # median 0.4
+    assert not teaching.is_collapsed(teaching.prediction_summary(P + 3.0, X), tol=0.5)
+    assert not teaching.is_collapsed(teaching.prediction_summary(P, X), tol=0.3)
+    full = sp.csr_array(np.ones((2, 2)))
+    with pytest.raises(DataError, match="no unobserved"):
+        teaching.is_collapsed(teaching.prediction_summary(np.ones((2, 2)), full))
+    with pytest.raises(ConfigError, match="tol"):
+        teaching.prediction_summary(P, X, tol=0)
+
+
+def test_unobserved_predictions_selects_and_samples_deterministically() -> None:
+    X, P = toy()
+    np.testing.assert_array_equal(np.sort(teaching.unobserved_predictions(P, X, max_values=None)),
+                                  [-0.1, 0.2, 0.4, 1.0, 2.0])
+    a = teaching.unobserved_predictions(P, X, max_values=3, seed=1)
+    b = teaching.unobserved_predictions(P, X, max_values=3, seed=1)
+    assert a.shape == (3,) and np.array_equal(a, b) and set(a) <= {-0.1, 0.2, 0.4, 1.0, 2.0}
+
+
+# ---------------------------------------------------------------- step-through
+
+
+def test_step_through_with_a_linear_autoencoder() -> None:
+    """encode = first two entries; decode = [z0, z1, z0 + z1, 2 z0]: the filled-in items are ranked by hand."""
+    W = np.array([[1.0, 0, 1, 2], [0, 1, 1, 0]])  # decoder, (d=2) x (n=4)
+    encode = lambda x: x[:, :2]
+    decode = lambda z: z @ W
+    trip = teaching.step_through([3.0, 1.0, 0.0, 0.0], encode, decode, k=2, titles=["a", "b", "c", "d"])
+    np.testing.assert_array_equal(trip.z, [3.0, 1.0])
+    np.testing.assert_array_equal(trip.x_hat, [3.0, 1.0, 4.0, 6.0])
+    assert list(trip.filled_in["title"]) == ["d", "c"] and list(trip.filled_in["score"]) == [6.0, 4.0]
+    assert list(trip.rated["item"]) == [0, 1] and list(trip.rated["reconstruction"]) == [3.0, 1.0]
+    s = trip.summary()
+    assert s["n_rated"] == 2 and s["latent_dim"] == 2 and s["compression"] == 2.0 and s["rmse_on_rated"] == 0.0
+    assert s["mean_score_unseen"] == pytest.approx(5.0)
+
+
+def test_step_through_accepts_torch_callables_and_caps_k() -> None:
+    torch = pytest.importorskip("torch")
+    layer = torch.nn.Linear(5, 2)
+    out = torch.nn.Linear(2, 5)
+    trip = teaching.step_through(np.array([0, 4, 0, 0, 1.0]), lambda x: layer(torch.as_tensor(x)),
+                                 lambda z: out(torch.as_tensor(z)), k=10, titles=lambda i: f"film {i}")
+    assert trip.z.shape == (2,) and trip.x_hat.shape == (5,)
+    assert len(trip.filled_in) == 3 and set(trip.filled_in["item"]) == {0, 2, 3}
+    assert trip.filled_in["score"].is_monotonic_decreasing
+
+
+def test_step_through_rejects_bad_inputs() -> None:
+    ident = lambda x: x
+    with pytest.raises(ConfigError, match="k must"):
+        teaching.step_through([1.0, 0.0], ident, ident, k=0)
+    with pytest.raises(DataError, match="non-empty"):
+        teaching.step_through([], ident, ident)
+    with pytest.raises(DataError, match="decode returned"):
+        teaching.step_through([1.0, 0.0], ident, lambda z: z[:, :1])
+
+
+# ---------------------------------------------------------------- VAE pieces
+
+
+def test_gaussian_kl_by_hand() -> None:
+    """Standard normal -> 0; mu = (1, 2), var = 1 -> (1 + 4) / 2; mu = 0, var = e -> (e - 1 - 1) / 2."""
+    kl = teaching.gaussian_kl([[0.0, 0.0], [1.0, 2.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_allclose(kl, [0.0, 2.5, (np.e - 2) / 2])
+
+
+def test_monte_carlo_kl_agrees_with_closed_form() -> None:
+    mu = np.array([[0.5, -1.0, 0.0], [0.0, 0.3, 2.0]])
+    logvar = np.array([[0.0, -1.0, 0.5], [-2.0, 0.2, 0.0]])
+    np.testing.assert_allclose(teaching.monte_carlo_kl(mu, logvar, n_samples=200_000, seed=0),
+                               teaching.gaussian_kl(mu, logvar), atol=0.03)
+
+
+def test_reparameterize_moments_and_determinism() -> None:
+    mu, logvar = np.array([[1.0, -2.0]]), np.log(np.array([[4.0, 0.25]]))
+    z = teaching.reparameterize(mu, logvar, n_samples=100_000, seed=5)
+    assert z.shape == (100_000, 1, 2)
+    np.testing.assert_allclose(z.mean(axis=0), mu, atol=0.02)
+    np.testing.assert_allclose(z.std(axis=0), [[2.0, 0.5]], atol=0.02)
+    np.testing.assert_array_equal(z, teaching.reparameterize(mu, logvar, n_samples=100_000, seed=5))
+    with pytest.raises(DataError, match="shape"):
+        teaching.gaussian_kl(np.zeros((2, 3)), np.zeros((2, 2)))
+    with pytest.raises(ConfigError, match="n_samples"):
+        teaching.reparameterize(mu, logvar, n_samples=0)
+
+
+def test_active_units_counts_varying_dimensions() -> None:
+    mu = np.array([[0.0, 1.0, 5.0], [0.0, -1.0, 5.01], [0.0, 0.5, 4.99]])
+    assert teaching.active_units(mu, threshold=0.01) == 1
+    with pytest.raises(DataError, match="two users"):
+        teaching.active_units(mu[:1])
+
+
+# ---------------------------------------------------------------- seed tables
+
+
+def test_seed_table_means_and_ci() -> None:
+    table = teaching.seed_table({"masked": {"rmse": [1.0, 1.0, 1.0], "ndcg": [0.1, 0.2, 0.3]},
+                                 "full": {"rmse": [3.0, 3.2, 3.4], "ndcg": [0.2, 0.2, 0.2]}})
+    assert list(table.index) == ["masked", "full"] and list(table["seeds"]) == [3, 3]
+    assert table.loc["masked", "rmse"] == 1.0 and table.loc["masked", "rmse ±"] == 0.0
+    assert table.loc["full", "rmse"] == pytest.approx(3.2)
+    assert table.loc["full", "rmse ±"] == pytest.approx(4.302652729911275 * 0.2 / np.sqrt(3))
+    with pytest.raises(DataError, match="lacks"):
+        teaching.seed_table({"a": {"rmse": [1.0]}, "b": {"ndcg": [1.0]}})
+    with pytest.raises(ConfigError):
+        teaching.seed_table({})
