@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     run.add_argument("--output", help="where to write the executed notebook (default _build/executed/notebooks/)")
 
+    reference = sub.add_parser("reference", help="regenerate the regression reference values in tests/reference/ "
+                                                 "(executes the whole book at real settings first)")
+    reference.add_argument("--from", dest="source", help="copy from this results folder instead of executing")
+
     sub.add_parser("data", help="fetch and verify MovieLens-100K + knowledge graph into the data cache")
 
     download = sub.add_parser("download", help="download and verify an official GroupLens archive (ml-1m, ml-20m)")
@@ -54,6 +58,16 @@ def main(argv: list[str] | None = None) -> int:
         params = {name: parse_value(value) for name, value in args.parameter}
         seconds = book_module.execute_notebook(path.resolve(), output, params)
         print(f"executed {path.name} in {seconds:.1f} s -> {output}")
+    elif args.command == "reference":
+        from . import book as book_module
+        from .regression import update_reference
+        from .results import default_results_dir
+
+        source = Path(args.source) if args.source else default_results_dir()
+        if not args.source:
+            book_module.execute_all(extra_parameters={"results_dir": str(source)})
+        for path in update_reference(source):
+            print(f"reference updated: {path}")
     elif args.command == "data":
         from .datasets import load
 

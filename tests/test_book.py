@@ -1,9 +1,14 @@
-"""End to end: every notebook of _toc.yml executes (tiny parameters) and writes a valid results file; the book
-builds with zero warnings; and a real headless browser sees every figure load, math typeset, and no error output."""
+"""End to end: every notebook of _toc.yml executes at its real settings (as `make book` does) and writes a valid
+results file whose headline numbers match the committed reference values; the book builds with zero warnings; and
+a real headless browser sees every figure load, math typeset, and no error output.
+
+Set REPLICATION_TEST_QUICK=1 to execute at the tiny parameters of notebooks/smoke.yml instead (minutes, no
+regression check)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -12,11 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from replication import book, results
+from replication import book, regression, results
 
 pytestmark = pytest.mark.slow
 CHECKER = Path(__file__).resolve().parent / "browser_check.html"
 NOTEBOOKS = [p.stem for p in book.toc_notebooks()]
+QUICK = os.environ.get("REPLICATION_TEST_QUICK") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +32,8 @@ def results_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def executed(results_dir) -> dict:
-    """Execute every notebook of the book at the tiny parameters of notebooks/smoke.yml."""
-    return book.execute_all(quick=True, extra_parameters={"results_dir": str(results_dir)})
+    """Execute every notebook of the book, at real settings unless QUICK."""
+    return book.execute_all(quick=QUICK, extra_parameters={"results_dir": str(results_dir)})
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +62,16 @@ def test_notebook_writes_valid_results(executed, results_dir, name):
     assert payload["claims"], f"{name}: no claims"
     assert payload["metrics"], f"{name}: no metrics"
     assert payload["data"], f"{name}: no data checksums"
+
+
+@pytest.mark.skipif(QUICK, reason="reference values hold for the real settings only")
+def test_headline_numbers_match_the_reference(executed, results_dir):
+    references = sorted(regression.REFERENCE_DIR.glob("*.json"))
+    assert references, "no reference values: run `python -m replication reference` and commit tests/reference/"
+    assert {p.stem for p in references} >= set(NOTEBOOKS), "a chapter has no reference values"
+    report = regression.compare_folder(results_dir)
+    moved = {chapter: lines for chapter, lines in report.items() if lines}
+    assert not moved, "results moved from tests/reference/ (regenerate only after review):\n" + json.dumps(moved, indent=1)
 
 
 def test_book_builds_every_page(html):

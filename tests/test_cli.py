@@ -14,7 +14,7 @@ from replication.errors import ConfigError
 def test_help_lists_the_commands():
     out = subprocess.run([sys.executable, "-m", "replication", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
-    for command in ("book", "run", "data", "download"):
+    for command in ("book", "run", "data", "download", "reference"):
         assert command in out.stdout
 
 

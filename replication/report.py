@@ -1,0 +1,63 @@
+"""Tables across chapters for the reproducibility appendix: environment, execution log, claims, deviations."""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import pandas as pd
+
+from .results import environment, read_results
+
+
+def cpu_name() -> str:
+    """The CPU model as the OS reports it (Linux /proc/cpuinfo, else platform.processor())."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def environment_table() -> pd.DataFrame:
+    """Python, platform, CPU and package versions as a two-column table."""
+    env = {**environment(), "cpu": cpu_name()}
+    return pd.DataFrame({"component": list(env), "version": list(env.values())}).set_index("component")
+
+
+def load_all_results(folder: str | Path) -> dict[str, dict]:
+    """Every chapter's results file in `folder`, by chapter name (validated)."""
+    return {path.stem: read_results(path) for path in sorted(Path(folder).glob("*.json"))}
+
+
+def execution_table(log_path: str | Path) -> pd.DataFrame:
+    """Seconds and status of each executed notebook, from the build's execution log."""
+    path = Path(log_path)
+    if not path.exists():
+        return pd.DataFrame(columns=["seconds", "status", "parameters"])
+    log = json.loads(path.read_text())
+    table = pd.DataFrame.from_dict(log, orient="index")[["seconds", "status", "parameters"]]
+    table["parameters"] = table["parameters"].map(lambda p: ", ".join(f"{k}={v}" for k, v in p.items()) or "defaults")
+    table.index.name = "notebook"
+    return table
+
+
+def claims_table(all_results: dict[str, dict]) -> pd.DataFrame:
+    """All claims of all chapters, with their verdicts."""
+    rows = [{"chapter": chapter, **claim} for chapter, payload in all_results.items() for claim in payload["claims"]]
+    return pd.DataFrame(rows, columns=["chapter", "id", "statement", "paper_value", "measured", "verdict"])
+
+
+def deviations_table(all_results: dict[str, dict]) -> pd.DataFrame:
+    """Every deviation from a paper that a chapter recorded in `config['deviations']`."""
+    rows = [{"chapter": chapter, "deviation": text} for chapter, payload in all_results.items()
+            for text in payload["config"].get("deviations", [])]
+    return pd.DataFrame(rows, columns=["chapter", "deviation"])
+
+
+def checksum_table(all_results: dict[str, dict]) -> pd.DataFrame:
+    """The SHA-256 of every data file, as recorded by the chapters (one row per file)."""
+    rows = {name: digest for payload in all_results.values() for name, digest in payload["data"].items()}
+    return pd.DataFrame({"file": list(rows), "sha256": list(rows.values())}).set_index("file")
