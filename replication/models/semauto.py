@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import torch
 
 from replication.errors import ConfigError, DataError
 
@@ -133,11 +132,14 @@ def build_graph(train, item_features, scale: float = RATING_SCALE) -> Graph:
                  edge_ui, edge_uf.ravel(), perm)
 
 
-def _csr(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int, values: torch.Tensor) -> torch.Tensor:
-    crow = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=crow[1:])
-    return torch.sparse_csr_tensor(torch.from_numpy(crow), torch.from_numpy(np.ascontiguousarray(cols)), values,
-                                   size=(n_rows, n_cols))
+def _scale_rows(n_rows, n_cols, indptr, indices, data, factors) -> None:
+    """data[e] *= factors[row of e] for a CSR layout, in place (scipy's C routine, else numpy's repeat)."""
+    try:
+        from scipy.sparse import _sparsetools
+
+        _sparsetools.csr_scale_rows(n_rows, n_cols, indptr, indices, data, factors)
+    except (ImportError, AttributeError, TypeError, ValueError):
+        data *= np.repeat(factors, np.diff(indptr))
 
 
 def _segment_sum(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
@@ -155,14 +157,21 @@ class SemAuto:
 
     `loss="sum"`: L_u = 1/2 sum_i (x_hat - x)^2 as in the authors' Java code; `"mean"` divides by the user's number
     of rated items (TensorFlow version), so the same learning rate takes a smaller step for active users.
+
+    One epoch, for all users at once (h, a, C per hidden unit; x, out, d per input/output unit; w2 per edge):
+
+    * encoder: the update of W1[i, f] is always lr * x_i * delta_f, so W1 = W1(0) - x (outer) C on the mask, with
+      C_f = lr * (sum over past epochs of delta_f). Hence a_f = a_f(0) - C_f * sum_{i -> f} x_i^2: the encoder costs
+      one multiply-add per hidden unit and W1 never has to be stored (it is rebuilt exactly by `weights()`);
+    * decoder: z = W2^T h and the back-propagated s = W2 d are two sparse matrix-vector products over the edges
+      (gather / segment-sum), and W2 -= (h gathered by edge) * (d gathered by edge) is one pass over the edges.
     """
 
     epochs: int = 1000
     lr: float = 0.3
     init: float = 0.01
     loss: str = "sum"
-    dtype: torch.dtype = torch.float64
-    threads: int = 2
+    dtype: type = np.float32
     progress: bool = False
     graph: Graph | None = field(default=None, repr=False)
     losses: np.ndarray | None = field(default=None, repr=False)
@@ -172,49 +181,46 @@ class SemAuto:
         _check_settings(self.epochs, self.lr, self.init, self.loss)
         g = graph if graph is not None else build_graph(train, item_features)
         self.graph = g
-        torch.set_num_threads(min(self.threads, torch.get_num_threads()) if self.threads else torch.get_num_threads())
-        dt = self.dtype
-        n_ui, n_uf, n_e = len(g.x), len(g.uf_user), g.n_edges
-        x = torch.from_numpy(g.x).to(dt)
-        w1 = torch.full((n_e,), self.init, dtype=dt)  # B order (rows = hidden units)
-        w2 = torch.full((n_e,), self.init, dtype=dt)  # A order (rows = output units)
-        ui_b = g.edge_ui[g.perm]
-        W1 = _csr(g.edge_uf[g.perm], ui_b, n_uf, n_ui, w1)  # a = W1 @ x
-        W2 = _csr(g.edge_ui, g.edge_uf, n_ui, n_uf, w2)  # z = W2 @ h
-        w1, w2 = W1.values(), W2.values()  # the CSR tensors share these buffers; updates are in place
-        x_b = x[torch.from_numpy(ui_b)]
-        rep_b = torch.from_numpy(np.bincount(g.edge_uf, minlength=n_uf))
-        rep_a = torch.from_numpy(np.bincount(g.edge_ui, minlength=n_ui))
-        col_a = torch.from_numpy(g.edge_uf)
-        ui_count = np.bincount(g.ui_user, minlength=g.n_users).astype(np.float64)
-        step = torch.full((n_ui,), self.lr, dtype=dt)
-        if self.loss == "mean":
-            step = step / torch.from_numpy(ui_count[g.ui_user]).to(dt)
+        dt = np.dtype(self.dtype)
+        n_ui, n_uf = len(g.x), len(g.uf_user)
+        x = g.x.astype(dt)
+        rows_b = g.edge_uf[g.perm]
+        cols_b = g.edge_ui[g.perm].astype(np.int32)
+        rep_b = np.bincount(g.edge_uf, minlength=n_uf)
+        indptr = np.zeros(n_uf + 1, dtype=np.int64)
+        np.cumsum(rep_b, out=indptr[1:])
+        W2 = sp.csr_array((np.full(g.n_edges, self.init, dtype=dt), cols_b, indptr), shape=(n_uf, n_ui))
+        w2 = W2.data
+        x64 = g.x.astype(np.float64)
+        a0 = _segment_sum(self.init * x64[g.edge_ui], g.edge_uf, n_uf).astype(dt)  # x W1(0)
+        sq = _segment_sum(x64[g.edge_ui] ** 2, g.edge_uf, n_uf).astype(dt)  # sum_{i -> f} x_i^2
+        C = np.zeros(n_uf, dtype=dt)
+        n_rated = np.bincount(g.ui_user, minlength=g.n_users)
+        step = (self.lr / n_rated[g.ui_user] if self.loss == "mean" else np.full(n_ui, self.lr)).astype(dt)
+        buf = np.empty(g.n_edges, dtype=dt)
         keep = {int(e) for e in snapshots}
-        self.snapshots = {}
-        if 0 in keep:
-            self.snapshots[0] = (W1 @ x).numpy().copy()
+        self.snapshots = {0: a0.astype(np.float64)} if 0 in keep else {}
         losses = np.empty(self.epochs)
         from tqdm.auto import tqdm
 
         for epoch in tqdm(range(self.epochs), disable=not self.progress, desc="SEMAUTO epochs"):
-            a = W1 @ x
-            h = torch.sigmoid(a)
-            out = torch.sigmoid(W2 @ h)
+            h = _sigmoid(a0 - C * sq)
+            out = _sigmoid(W2.T @ h)
             err = out - x
-            losses[epoch] = 0.5 * float(err.square().sum())
-            d_out = err * out * (1 - out) * step  # lr * dL/dz (per output unit)
-            d_out_e = torch.repeat_interleave(d_out, rep_a)
-            s = torch.zeros(n_uf, dtype=dt).index_add_(0, col_a, w2 * d_out_e)  # lr * W2^T d_out, old W2
-            w2.sub_(d_out_e * h[col_a])
-            d_hid = s * h * (1 - h)
-            w1.sub_(x_b * torch.repeat_interleave(d_hid, rep_b))
+            losses[epoch] = 0.5 * float(err @ err)
+            d = err * out * (1 - out) * step  # lr * dL/dz per output unit
+            s = W2 @ d  # lr * W2 d with the weights before this update
+            np.take(d, cols_b, out=buf)
+            _scale_rows(n_uf, n_ui, indptr, cols_b, buf, h)  # buf[e] *= h[row of e], in place
+            w2 -= buf
+            C += s * h * (1 - h)
             if epoch + 1 in keep:
-                self.snapshots[epoch + 1] = (W1 @ x).numpy().copy()
-        self._W1, self._W2, self._x = W1, W2, x
+                self.snapshots[epoch + 1] = (a0 - C * sq).astype(np.float64)
+        self._W2, self._C, self._x, self._rows_b = W2, C, x, rows_b
         self.losses = losses
-        self.pre_ = (W1 @ x).numpy().astype(np.float64)
-        self.pred_ = torch.sigmoid(W2 @ torch.sigmoid(W1 @ x)).numpy().astype(np.float64)
+        a = a0 - C * sq
+        self.pre_ = a.astype(np.float64)
+        self.pred_ = _sigmoid(W2.T @ _sigmoid(a)).astype(np.float64)
         return self
 
     def _require(self) -> Graph:
@@ -235,11 +241,12 @@ class SemAuto:
         return sp.csr_array((self.pred_, (g.ui_user, g.ui_item)), shape=(g.n_users, g.n_items))
 
     def weights(self) -> tuple[np.ndarray, np.ndarray]:
-        """Edge weights (W1, W2) in A order: edge e connects ui pair graph.edge_ui[e] and hidden unit edge_uf[e]."""
+        """Edge weights (W1[i, f], W2[f, i]) in A order: edge e joins ui pair graph.edge_ui[e], hidden graph.edge_uf[e]."""
         g = self._require()
-        w1 = np.empty(g.n_edges)
-        w1[g.perm] = self._W1.values().numpy()
-        return w1, self._W2.values().numpy().astype(np.float64)
+        w1 = self.init - g.x[g.edge_ui] * self._C[g.edge_uf].astype(np.float64)
+        w2 = np.empty(g.n_edges)
+        w2[g.perm] = self._W2.data
+        return w1, w2
 
 
 def _dense_uf(g: Graph, values: np.ndarray) -> np.ndarray:

@@ -1,0 +1,20 @@
+"""Peak-memory measurement sees a large temporary allocation and returns the call's result."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from replication import profiling
+
+
+def allocate(mb: int) -> int:
+    block = np.ones(mb * 2**20 // 8)  # touched pages count in RSS
+    return int(block.size)
+
+
+def test_measure_sees_a_temporary_allocation():
+    small = profiling.measure(allocate, 1)
+    big = profiling.measure(allocate, 200)
+    assert big.result == 200 * 2**20 // 8
+    assert big.peak_mb > 150 and big.peak_mb > small.peak_mb + 100
+    assert big.seconds >= 0
