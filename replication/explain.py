@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from .errors import ConfigError, DataError
 
-__all__ = ["user_cosine", "neighbours", "explanation_scores", "explainability_matrix", "explainable_mask"]
+__all__ = ["user_cosine", "neighbours", "explanation_scores", "explainability_matrix", "explainable_mask", "map_mep", "paired_verdict"]
 
 
 def _check_ratings(train) -> sp.csr_array:
@@ -95,3 +95,69 @@ def explainable_mask(E, theta: float = 0.0) -> sp.csr_array:
     E.data = (E.data > theta).astype(np.float32)
     E.eliminate_zeros()
     return E
+
+
+PROTOCOLS = ("unrated", "test_items")
+
+
+def map_mep(scores, train, test, explainable, ns=(10,), protocol: str = "unrated",
+            relevant_threshold: float | None = 4.0) -> dict[str, float]:
+    """MAP@n and MEP@n for every n in `ns`, under one of two ranking protocols, keyed "map@n" / "mep@n".
+
+    protocol="unrated": rank every item the user has not rated in `train` (the usual top-n protocol).
+    protocol="test_items": rank only the user's test items (as rating-prediction papers often do); the list then
+    holds min(n, n_test_u) items. Relevant = test entries with rating >= relevant_threshold (all test entries when
+    None). AP@n = sum_{i<=L} P@i * rel_i / min(n, n_rel_u) (n_rel_u counted among the candidates); MEP@n = share of
+    the L listed items that are explainable (explainable[u, i] > 0). Means run over users with at least one test
+    rating (MEP) or one relevant test item (MAP). Ties break by lower item index; vectorized over users.
+    """
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    S = np.array(scores, dtype=np.float64, copy=True)
+    tr, te, ex = (sp.csr_array(m) for m in (train, test, explainable))
+    if not (S.shape == tr.shape == te.shape == ex.shape):
+        raise DataError(f"shape mismatch: scores {S.shape}, train {tr.shape}, test {te.shape}, "
+                        f"explainable {ex.shape}")
+    ns = [int(n) for n in ns]
+    if not ns or min(ns) < 1:
+        raise ConfigError(f"ns must be a non-empty list of integers >= 1, got {ns}")
+    test_dense = te.toarray()
+    candidates = (tr.toarray() == 0) if protocol == "unrated" else (test_dense > 0)
+    relevant = (test_dense >= relevant_threshold) if relevant_threshold is not None else (test_dense > 0)
+    relevant &= candidates
+    S[~candidates] = -np.inf
+    S = np.nan_to_num(S, nan=np.finfo(np.float64).min, posinf=np.finfo(np.float64).max)
+    n_max = max(ns)
+    order = np.argsort(-S, axis=1, kind="stable")[:, :n_max]
+    n_cand = candidates.sum(axis=1)
+    valid = np.arange(order.shape[1])[None, :] < n_cand[:, None]
+    rel_hits = np.take_along_axis(relevant, order, axis=1) & valid
+    exp_hits = np.take_along_axis(ex.toarray() > 0, order, axis=1) & valid
+    n_rel = relevant.sum(axis=1).astype(float)
+    has_test = (test_dense > 0).any(axis=1)
+    prec_at_i = np.cumsum(rel_hits, axis=1) / np.arange(1, order.shape[1] + 1)
+    out: dict[str, float] = {}
+    for n in ns:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ap = (prec_at_i[:, :n] * rel_hits[:, :n]).sum(axis=1) / np.minimum(n_rel, n)
+            mep = exp_hits[:, :n].sum(axis=1) / np.minimum(n_cand, n)
+        ap[n_rel == 0] = np.nan
+        mep[~has_test | (n_cand == 0)] = np.nan
+        out[f"map@{n}"] = float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
+        out[f"mep@{n}"] = float(np.nanmean(mep)) if np.isfinite(mep).any() else float("nan")
+    return out
+
+
+def paired_verdict(a, b, higher_is_better: bool = True) -> tuple[float, float, str]:
+    """Paired comparison of runs a and b over the same seeds (same splits): mean and 95% CI half-width of a - b,
+    and 'holds' when a is better than b with the whole CI on a's side, 'does not hold' when b is better likewise,
+    else 'inconclusive'. (Pairing removes the split-to-split variance that unpaired CIs include.)"""
+    from .metrics import mean_ci
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or a.size < 2:
+        raise DataError(f"paired_verdict needs two equal-length 1-D run arrays (>= 2 seeds), got {a.shape}, {b.shape}")
+    diff = a - b if higher_is_better else b - a
+    mean, half = mean_ci(diff)
+    verdict = "holds" if mean - half > 0 else ("does not hold" if mean + half < 0 else "inconclusive")
+    return (mean if higher_is_better else -mean), half, verdict

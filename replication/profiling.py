@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import re
 import time
 import tracemalloc
@@ -38,8 +40,19 @@ def can_reset_peak() -> bool:
         return False
 
 
+def release_free_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc malloc_trim), so that a later allocation
+    shows up in the peak RSS instead of silently reusing memory an earlier call left behind."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def measure(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Measurement:
     """Call fn(*args, **kwargs) and report seconds and peak memory (MiB) above the level before the call."""
+    release_free_memory()
     if can_reset_peak():
         before, _ = rss_kb()
         start = time.perf_counter()

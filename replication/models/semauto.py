@@ -101,6 +101,14 @@ class Graph:
     edge_ui: np.ndarray  # A order
     edge_uf: np.ndarray  # A order
     perm: np.ndarray  # B order -> A order position
+    uf_class: np.ndarray  # hidden unit -> class of identical hidden units (same user, same connected items)
+    class_indptr: np.ndarray  # CSR over classes: the items (ui pairs) each class connects
+    class_ui: np.ndarray
+    class_size: np.ndarray  # number of hidden units in each class
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_size)
 
     @property
     def n_edges(self) -> int:
@@ -110,8 +118,14 @@ class Graph:
         return self.ui_user
 
 
-def build_graph(train, item_features, scale: float = RATING_SCALE) -> Graph:
-    """Build the (user, item, feature) edges of every user's masked network from ratings and the item x feature M."""
+def build_graph(train, item_features, scale: float = RATING_SCALE, collapse: bool = True) -> Graph:
+    """Build the (user, item, feature) edges of every user's masked network from ratings and the item x feature M.
+
+    With `collapse`, hidden units of one user that connect exactly the same rated items are grouped: under the
+    authors' constant initialisation they receive identical inputs and gradients at every epoch, so they stay equal
+    and can be trained as one unit whose output contribution counts `class_size` times (an exact identity, checked
+    against the uncollapsed network and the dense reference in the tests).
+    """
     train, mask = _check_inputs(train, item_features)
     n_users, n_items = train.shape
     n_features = mask.shape[1]
@@ -127,9 +141,33 @@ def build_graph(train, item_features, scale: float = RATING_SCALE) -> Graph:
     edge_feat = mask.indices[np.repeat(mask.indptr[ui_item], counts) + offsets].astype(np.int64)
     key = ui_user[edge_ui] * n_features + edge_feat
     uf_key, edge_uf = np.unique(key, return_inverse=True)
+    edge_uf = edge_uf.ravel()
     perm = np.argsort(edge_uf, kind="stable")  # ties keep ui order
+    n_uf = len(uf_key)
+    degree = np.bincount(edge_uf, minlength=n_uf)
+    indptr = np.zeros(n_uf + 1, dtype=np.int64)
+    np.cumsum(degree, out=indptr[1:])
+    cols_b = edge_ui[perm]
+    uf_class = np.arange(n_uf)
+    if collapse and n_uf:
+        # a hidden unit's item set, hashed: sums of random 64-bit codes of its items (wrapping), two independent codes
+        codes = np.random.default_rng(20170827).integers(0, 2**63, size=(2, len(ui_item)), dtype=np.uint64)
+        sig = np.add.reduceat(codes[0][cols_b], indptr[:-1])
+        check = np.add.reduceat(codes[1][cols_b], indptr[:-1])
+        _, first, uf_class = np.unique(sig, return_index=True, return_inverse=True)
+        uf_class = uf_class.ravel()
+        if not np.array_equal(check, check[first][uf_class]):  # a hash collision (never seen): do not collapse
+            uf_class = np.arange(n_uf)
+    first = np.zeros(uf_class.max() + 1 if n_uf else 0, dtype=np.int64)
+    first[uf_class[::-1]] = np.arange(n_uf)[::-1]  # the first hidden unit of every class represents it
+    sizes = np.bincount(uf_class, minlength=len(first))
+    class_deg = degree[first]
+    class_indptr = np.zeros(len(first) + 1, dtype=np.int64)
+    np.cumsum(class_deg, out=class_indptr[1:])
+    starts = np.repeat(indptr[first], class_deg)
+    class_ui = cols_b[starts + np.arange(class_indptr[-1]) - np.repeat(class_indptr[:-1], class_deg)]
     return Graph(n_users, n_items, n_features, ui_user, ui_item, x, uf_key // n_features, uf_key % n_features,
-                 edge_ui, edge_uf.ravel(), perm)
+                 edge_ui, edge_uf, perm, uf_class, class_indptr, class_ui, sizes)
 
 
 def _scale_rows(n_rows, n_cols, indptr, indices, data, factors) -> None:
@@ -182,45 +220,45 @@ class SemAuto:
         g = graph if graph is not None else build_graph(train, item_features)
         self.graph = g
         dt = np.dtype(self.dtype)
-        n_ui, n_uf = len(g.x), len(g.uf_user)
-        x = g.x.astype(dt)
-        rows_b = g.edge_uf[g.perm]
-        cols_b = g.edge_ui[g.perm].astype(np.int32)
-        rep_b = np.bincount(g.edge_uf, minlength=n_uf)
-        indptr = np.zeros(n_uf + 1, dtype=np.int64)
-        np.cumsum(rep_b, out=indptr[1:])
-        W2 = sp.csr_array((np.full(g.n_edges, self.init, dtype=dt), cols_b, indptr), shape=(n_uf, n_ui))
+        n_ui, n_c = len(g.x), g.n_classes
+        cols = g.class_ui.astype(np.int32)
+        rows = np.repeat(np.arange(n_c), np.diff(g.class_indptr))
+        W2 = sp.csr_array((np.full(len(cols), self.init, dtype=dt), cols, g.class_indptr), shape=(n_c, n_ui))
         w2 = W2.data
         x64 = g.x.astype(np.float64)
-        a0 = _segment_sum(self.init * x64[g.edge_ui], g.edge_uf, n_uf).astype(dt)  # x W1(0)
-        sq = _segment_sum(x64[g.edge_ui] ** 2, g.edge_uf, n_uf).astype(dt)  # sum_{i -> f} x_i^2
-        C = np.zeros(n_uf, dtype=dt)
+        a0 = _segment_sum(self.init * x64[cols], rows, n_c).astype(dt)  # x W1(0)
+        sq = _segment_sum(x64[cols] ** 2, rows, n_c).astype(dt)  # sum_{i -> f} x_i^2
+        size = g.class_size.astype(dt)
+        C = np.zeros(n_c, dtype=dt)
         n_rated = np.bincount(g.ui_user, minlength=g.n_users)
         step = (self.lr / n_rated[g.ui_user] if self.loss == "mean" else np.full(n_ui, self.lr)).astype(dt)
-        buf = np.empty(g.n_edges, dtype=dt)
+        x = g.x.astype(dt)
+        buf = np.empty(len(cols), dtype=dt)
         keep = {int(e) for e in snapshots}
-        self.snapshots = {0: a0.astype(np.float64)} if 0 in keep else {}
+        self.snapshots = {0: a0.astype(np.float64)[g.uf_class]} if 0 in keep else {}
         losses = np.empty(self.epochs)
-        from tqdm.auto import tqdm
+        epoch_range = range(self.epochs)
+        if self.progress:
+            from tqdm.auto import tqdm
 
-        for epoch in tqdm(range(self.epochs), disable=not self.progress, desc="SEMAUTO epochs"):
+            epoch_range = tqdm(epoch_range, desc="SEMAUTO epochs")
+        for epoch in epoch_range:
             h = _sigmoid(a0 - C * sq)
-            out = _sigmoid(W2.T @ h)
+            out = _sigmoid(W2.T @ (size * h))
             err = out - x
-            losses[epoch] = 0.5 * float(err @ err)
+            losses[epoch] = 0.5 * float(np.square(err).sum())
             d = err * out * (1 - out) * step  # lr * dL/dz per output unit
             s = W2 @ d  # lr * W2 d with the weights before this update
-            np.take(d, cols_b, out=buf)
-            _scale_rows(n_uf, n_ui, indptr, cols_b, buf, h)  # buf[e] *= h[row of e], in place
+            np.take(d, cols, out=buf)
+            _scale_rows(n_c, n_ui, g.class_indptr, cols, buf, h)  # buf[e] *= h[row of e], in place
             w2 -= buf
             C += s * h * (1 - h)
             if epoch + 1 in keep:
-                self.snapshots[epoch + 1] = (a0 - C * sq).astype(np.float64)
-        self._W2, self._C, self._x, self._rows_b = W2, C, x, rows_b
+                self.snapshots[epoch + 1] = (a0 - C * sq).astype(np.float64)[g.uf_class]
         self.losses = losses
         a = a0 - C * sq
-        self.pre_ = a.astype(np.float64)
-        self.pred_ = _sigmoid(W2.T @ _sigmoid(a)).astype(np.float64)
+        self.pre_ = a.astype(np.float64)[g.uf_class]
+        self.pred_ = _sigmoid(W2.T @ (size * _sigmoid(a))).astype(np.float64)
         return self
 
     def _require(self) -> Graph:
@@ -240,14 +278,6 @@ class SemAuto:
         g = self._require()
         return sp.csr_array((self.pred_, (g.ui_user, g.ui_item)), shape=(g.n_users, g.n_items))
 
-    def weights(self) -> tuple[np.ndarray, np.ndarray]:
-        """Edge weights (W1[i, f], W2[f, i]) in A order: edge e joins ui pair graph.edge_ui[e], hidden graph.edge_uf[e]."""
-        g = self._require()
-        w1 = self.init - g.x[g.edge_ui] * self._C[g.edge_uf].astype(np.float64)
-        w2 = np.empty(g.n_edges)
-        w2[g.perm] = self._W2.data
-        return w1, w2
-
 
 def _dense_uf(g: Graph, values: np.ndarray) -> np.ndarray:
     out = np.zeros((g.n_users, g.n_features))
@@ -256,14 +286,16 @@ def _dense_uf(g: Graph, values: np.ndarray) -> np.ndarray:
 
 
 def minmax_profiles(g: Graph, values: np.ndarray) -> np.ndarray:
-    """Scale each user's hidden-unit values to [0, 1] (min -> 0, max -> 1; all-equal -> 0); absent features are 0."""
+    """Scale each user's hidden-unit values to [0, 1] (min -> 0, max -> 1); absent features are 0. If all of a
+    user's hidden units hold the same value (the unmasked network), every one of them gets 1."""
     lo = np.full(g.n_users, np.inf)
     hi = np.full(g.n_users, -np.inf)
     np.minimum.at(lo, g.uf_user, values)
     np.maximum.at(hi, g.uf_user, values)
-    span = hi - lo
-    span[~np.isfinite(span) | (span <= 0)] = np.inf
-    return _dense_uf(g, (values - lo[g.uf_user]) / span[g.uf_user])
+    span = (hi - lo)[g.uf_user]
+    flat = ~(span > 0)
+    scaled = np.where(flat, 1.0, (values - lo[g.uf_user]) / np.where(flat, 1.0, span))
+    return _dense_uf(g, scaled)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -293,6 +325,14 @@ class UnmaskedAE:
         n_hidden = np.bincount(g.uf_user, minlength=g.n_users).astype(np.float64)
         n_rated = np.bincount(g.ui_user, minlength=g.n_users).astype(np.float64)
         u, x = g.ui_user, g.x
+        starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]]) if len(u) else np.zeros(0, np.int64)
+        users = u[starts]
+
+        def _segment_sum(values, _groups, n):  # ui pairs are sorted by user: contiguous reduction
+            out = np.zeros(n)
+            out[users] = np.add.reduceat(values, starts)
+            return out
+
         v1 = np.full(len(x), self.init)  # weight from item i to every hidden unit
         v2 = np.full(len(x), self.init)  # weight from every hidden unit to item i
         step = self.lr / (n_rated[u] if self.loss == "mean" else 1.0)
@@ -302,7 +342,7 @@ class UnmaskedAE:
             h = _sigmoid(a)
             out = _sigmoid(n_hidden[u] * h[u] * v2)
             err = out - x
-            self.losses[epoch] = 0.5 * float(err @ err)
+            self.losses[epoch] = 0.5 * float(np.square(err).sum())
             d_out = err * out * (1 - out) * step
             d_hid = _segment_sum(v2 * d_out, u, g.n_users) * h * (1 - h)
             v2 -= d_out * h[u]
@@ -312,11 +352,12 @@ class UnmaskedAE:
         self.n_hidden = n_hidden
         return self
 
-    def profiles(self) -> np.ndarray:
-        """Every hidden unit of u holds the same pre-activation: the profile is that value on u's features (min-max
-        scaling would send it to 0, so the unscaled value is used)."""
+    def profiles(self, scaled: bool = True) -> np.ndarray:
+        """Every hidden unit of u holds the same pre-activation, so the min-max scaled profile is 1 on every feature
+        of u's rated items and 0 elsewhere: the set of features, with no learned weighting."""
         g = self.graph
-        return _dense_uf(g, self.pre_user_[g.uf_user])
+        values = self.pre_user_[g.uf_user]
+        return minmax_profiles(g, values) if scaled else _dense_uf(g, values)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -427,11 +468,14 @@ def knn_scores(neighbours: tuple[np.ndarray, np.ndarray], train, k: int) -> np.n
 
 
 def explain(profiles: np.ndarray, item_features, feature_table: pd.DataFrame, train, user: int, item: int,
-            n: int = 3, titles=None, liked: float = 4.0) -> pd.DataFrame:
+            n: int = 3, titles=None, liked: float = 4.0, max_items: int | None = None) -> pd.DataFrame:
     """The `n` features of `item` that add most to its feature-summation score for `user`, with readable labels and
-    the films the user rated >= `liked` that share each feature."""
+    the films the user rated >= `liked` that share each feature. `max_items` leaves out features linked to more
+    films than that (e.g. "language: English"), which carry weight but explain nothing; None keeps all (authors)."""
     M = sp.csr_array(item_features)
     feats = M.indices[M.indptr[item]:M.indptr[item + 1]]
+    if max_items is not None:
+        feats = feats[feature_table["n_items"].to_numpy()[feats] <= max_items]
     weights = profiles[user, feats]
     order = np.argsort(-weights, kind="stable")[:n]
     R = sp.csr_array(train)
@@ -457,3 +501,174 @@ def explanation_text(title: str, table: pd.DataFrame) -> str:
         films = r["your films"]
         parts.append(r["label"] + (f" (your {', '.join(map(str, films))})" if films else ""))
     return f"Recommended {title} because your profile weighs its features: " + "; ".join(parts) + "."
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# experiment runner (one seed / one configuration; the notebook maps it over seeds, possibly in two processes)
+# ----------------------------------------------------------------------------------------------------------------
+
+_CACHE: dict = {}
+
+
+def _data_and_features(min_items: int, relations):
+    from replication import datasets, features
+
+    if "data" not in _CACHE:
+        _CACHE["data"] = datasets.load()
+    key = ("features", min_items, relations if isinstance(relations, str) else tuple(relations))
+    if key not in _CACHE:
+        _CACHE[key] = features.build_item_features(_CACHE["data"], min_items=min_items, relations=relations)
+    return _CACHE["data"], _CACHE[key]
+
+
+def run_config(seed: int = 0, epochs: int = 1000, lr: float = 0.3, init: float = 0.01, loss: str = "sum",
+               min_items: int = 2, relations="all", ks=(5, 10, 20, 30, 50),
+               baselines=("pop", "itemknn", "ease"), unmasked: bool = True, test_fraction: float = 0.2,
+               validation: bool = False, threshold: float = 4.0, top: int = 10, keep_models: bool = False) -> dict:
+    """Split (per-user holdout, `seed`), train SEMAUTO (and the unmasked network), score every recommender and
+    return {"metrics": {method: metrics}, "seconds": {...}, ...}. With `validation`, the split is carved from the
+    training part of seed's holdout (for choosing k), so the test ratings are never seen."""
+    import time
+
+    from replication import metrics as M
+    from replication import splits
+    from replication.models import baselines as B
+
+    data, feats = _data_and_features(min_items, relations)
+    shape = (data.n_users, data.n_items)
+    split = splits.holdout_split(data.ratings, test_fraction, seed=seed, shape=shape)
+    if validation:
+        split = splits.holdout_split(split.train_frame, test_fraction, seed=seed, shape=shape)
+    train, test = split.train, split.test
+    seconds, out = {}, {}
+
+    def evaluate(name, scores):
+        out[name] = M.evaluate_topn(scores, train, test.copy(), ks=(top,), relevant_threshold=threshold)
+
+    cpu_start = time.process_time()
+    start = time.perf_counter()
+    graph = build_graph(train, feats.matrix)
+    model = SemAuto(epochs=epochs, lr=lr, init=init, loss=loss).fit(train, feats.matrix, graph=graph,
+                                                                    snapshots=(0,) if keep_models else ())
+    seconds["semauto"] = time.perf_counter() - start
+    profiles = model.profiles()
+    evaluate("SEMAUTO-sum", sum_scores(profiles, feats.matrix))
+    neighbours = cosine_neighbours(profiles, max(ks))
+    for k in ks:
+        evaluate(f"SEMAUTO-kNN k={k}", knn_scores(neighbours, train, k))
+    plain = None
+    if unmasked:
+        start = time.perf_counter()
+        plain = UnmaskedAE(epochs=epochs, lr=lr, init=init, loss=loss).fit(train, feats.matrix, graph=graph)
+        seconds["unmasked"] = time.perf_counter() - start
+        flat = plain.profiles()
+        evaluate("unmasked-sum", sum_scores(flat, feats.matrix))
+        flat_neighbours = cosine_neighbours(flat, max(ks))
+        for k in ks:
+            evaluate(f"unmasked-kNN k={k}", knn_scores(flat_neighbours, train, k))
+    for name in baselines:
+        start = time.perf_counter()
+        evaluate(name, B.fit_score(name, train))
+        seconds[name] = time.perf_counter() - start
+    seconds["cpu"] = time.process_time() - cpu_start  # CPU seconds of this run (its wall time depends on load)
+    result = {"seed": seed, "metrics": out, "seconds": seconds, "n_edges": graph.n_edges,
+              "n_hidden": len(graph.uf_user), "n_classes": graph.n_classes, "n_features": feats.n_features,
+              "final_loss": float(model.losses[-1]) if epochs else float("nan")}
+    if keep_models:
+        result.update(model=model, unmasked=plain, train=train, test=test)
+    return result
+
+
+def run_many(configs: list[dict], n_jobs: int = 2) -> list[dict]:
+    """`run_config(**c)` for every config, in `n_jobs` processes (each single-threaded) when n_jobs > 1."""
+    if n_jobs <= 1 or len(configs) <= 1:
+        return [run_config(**c) for c in configs]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("fork")) as pool:
+        return list(pool.map(_run_kwargs, configs))
+
+
+def _run_kwargs(config: dict) -> dict:
+    try:  # one BLAS thread per worker process: n_jobs processes share the cores without oversubscription
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return run_config(**config)
+    with threadpool_limits(1):
+        return run_config(**config)
+
+
+def pick(runs: list[dict], renames: dict[str, str]) -> list[dict]:
+    """Runs restricted to (and renamed to) the methods in `renames` {new name: method in the runs}."""
+    return [{**r, "metrics": {new: r["metrics"][old] for new, old in renames.items()}} for r in runs]
+
+
+def summarise(runs: list[dict], metric_names=("precision@10", "recall@10", "ndcg@10", "f1@10", "coverage@10",
+                                               "gini@10", "novelty@10")) -> pd.DataFrame:
+    """Mean and 95% CI half-width over runs for every method and metric: columns '<metric>' and '<metric> ci'."""
+    from replication.metrics import mean_ci
+
+    methods = list(runs[0]["metrics"])
+    rows = []
+    for method in methods:
+        row = {"method": method, "runs": len(runs)}
+        for name in metric_names:
+            mean, half = mean_ci([r["metrics"][method][name] for r in runs])
+            row[name], row[f"{name} ci"] = mean, half
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
+
+
+def recommendations_table(profiles: np.ndarray, scores: np.ndarray, item_features, feature_table: pd.DataFrame,
+                          train, users, titles, n: int = 3, n_features: int = 2,
+                          max_items: int | None = None) -> pd.DataFrame:
+    """Top-`n` unrated items of each user by `scores`, each with the sentence explaining it from the profile."""
+    from replication.metrics import top_k
+
+    R = sp.csr_array(train)
+    users = [int(u) for u in users]
+    top = top_k(scores[users], n, exclude=R[users])
+    rows = []
+    for user, items in zip(users, top):
+        for rank, item in enumerate(items, 1):
+            table = explain(profiles, item_features, feature_table, R, user, int(item), n=n_features, titles=titles,
+                            max_items=max_items)
+            rows.append({"user": user, "rank": rank, "film": titles(int(item)),
+                         "explanation": explanation_text(titles(int(item)), table)})
+    return pd.DataFrame(rows)
+
+
+def top_profile_features(profile_row: np.ndarray, feature_table: pd.DataFrame, n: int = 12) -> pd.DataFrame:
+    """The `n` largest weights of one user's profile with their readable labels."""
+    order = np.argsort(-profile_row, kind="stable")[:n]
+    return pd.DataFrame({"label": feature_table["label"].to_numpy()[order],
+                         "relation": feature_table["relation"].to_numpy()[order], "weight": profile_row[order]})
+
+
+def mean_rank_correlation(scores: np.ndarray, values: np.ndarray) -> float:
+    """Mean over users (rows) of the Spearman correlation between a row of `scores` and the per-item `values`."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(scores, axis=1)
+    target = rankdata(values)
+    ranks = ranks - ranks.mean(axis=1, keepdims=True)
+    target = target - target.mean()
+    denom = np.linalg.norm(ranks, axis=1) * np.linalg.norm(target)
+    denom[denom == 0] = np.nan
+    return float(np.nanmean(ranks @ target / denom))
+
+
+def profile_correlation(graph: Graph, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Per-user Pearson correlation between two sets of hidden-unit values (e.g. epoch 0 and the end of training),
+    over that user's hidden units; NaN for users with fewer than two units or a constant set."""
+    u = graph.uf_user
+    n = np.bincount(u, minlength=graph.n_users).astype(float)
+    safe = np.where(n > 0, n, 1.0)
+    mb = np.bincount(u, before, graph.n_users) / safe
+    ma = np.bincount(u, after, graph.n_users) / safe
+    db, da = before - mb[u], after - ma[u]
+    cov = np.bincount(u, db * da, graph.n_users)
+    var = np.sqrt(np.bincount(u, db * db, graph.n_users) * np.bincount(u, da * da, graph.n_users))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n > 1) & (var > 0), cov / np.where(var > 0, var, 1.0), np.nan)

@@ -1,0 +1,282 @@
+"""Tests for replication.models.vae: Mult-DAE, Mult-VAE and C-VAE."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from torch.nn import functional as F
+
+from replication import metrics
+from replication.errors import ConfigError
+from replication.models import vae
+
+torch.set_num_threads(1)
+
+
+def two_tribes(n_users=80, n_items=40, seed=0):
+    """Users of tribe 0 watch items 0..19, tribe 1 items 20..39 (random 40% of them). Conditions: item parity."""
+    rng = np.random.default_rng(seed)
+    tribe = np.arange(n_users) % 2
+    mask = rng.random((n_users, n_items)) < 0.4
+    block = (np.arange(n_items)[None, :] // (n_items // 2)) == tribe[:, None]
+    X = (mask & block).astype(np.float32)
+    X[np.arange(n_users), tribe * (n_items // 2)] = 1.0  # no empty rows
+    conds = np.stack([np.arange(n_items) % 2 == 0, np.arange(n_items) % 2 == 1], axis=1).astype(np.float32)
+    return sp.csr_array(X), conds, tribe
+
+
+def split_rows(X, seed=0):
+    """Hold out ~20% of each row's items (at least one stays in)."""
+    rng = np.random.default_rng(seed)
+    dense = X.toarray()
+    out = (rng.random(dense.shape) < 0.2) & (dense > 0)
+    out[np.arange(len(dense)), dense.argmax(axis=1)] = False
+    return sp.csr_array(np.where(out, 0, dense).astype(np.float32)), sp.csr_array(out.astype(np.float32))
+
+
+SMALL = dict(hidden=16, latent=4, batch_size=16)
+
+
+# ---------------------------------------------------------------- network
+
+
+def test_sparse_first_layer_equals_dense_reference():
+    torch.manual_seed(0)
+    model = vae.MultVAE(12, hidden=7, latent=3, n_conditions=4).eval()
+    x = (torch.rand(5, 12) < 0.4).float()
+    x[0] = 0.0  # an empty row
+    c = torch.tensor([-1, 0, 3, 2, -1])
+    onehot = torch.zeros(5, 4)
+    onehot[torch.arange(5)[c >= 0], c[c >= 0]] = 1.0
+    dense_in = torch.cat([F.normalize(x, dim=1), onehot], dim=1)
+    reference = dense_in @ model.enc_weight + model.enc_bias
+    torch.testing.assert_close(model.hidden_input(x, c), reference)
+
+
+def test_dropout_keeps_expected_scale_and_only_touches_observed_entries():
+    torch.manual_seed(0)
+    model = vae.MultVAE(50, hidden=3, latent=2, dropout=0.5)
+    x = torch.zeros(2000, 50)
+    x[:, :4] = 1.0
+    model.enc_weight.data = torch.zeros(50, 3)
+    model.enc_weight.data[:, 0] = 1.0  # first hidden unit sums the (normalised, dropped) inputs
+    model.enc_bias.data.zero_()
+    model.train()
+    h = model.hidden_input(x)[:, 0]
+    # each row: sum of 4 entries 0.5 (=1/sqrt 4), each kept w.p. 0.5 and scaled by 2 -> mean 2.0
+    assert abs(h.mean().item() - 2.0) < 0.05
+    assert set(np.unique(h.detach().numpy()).round(6)) <= {0.0, 1.0, 2.0, 3.0, 4.0}
+    model.eval()
+    torch.testing.assert_close(model.hidden_input(x)[:, 0], torch.full((2000,), 2.0))
+
+
+def test_gradient_is_zero_for_items_and_conditions_absent_from_the_batch():
+    torch.manual_seed(0)
+    model = vae.MultVAE(10, hidden=5, latent=2, n_conditions=3, dropout=0.0)
+    x = torch.zeros(2, 10)
+    x[0, [1, 2]] = 1.0
+    x[1, [2, 5]] = 1.0
+    logits, mu, logvar = model(x, torch.tensor([0, -1]))
+    nll, kl = vae.loss_terms(logits, x, mu, logvar)
+    (nll + kl).backward()
+    grad_rows = model.enc_weight.grad.abs().sum(dim=1)
+    used = {1, 2, 5, 10 + 0}
+    for row in range(13):
+        assert (grad_rows[row] > 0) == (row in used), row
+
+
+def test_loss_terms_match_hand_computation():
+    logits = torch.tensor([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0]])
+    target = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    mu = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    logvar = torch.tensor([[0.0, np.log(2.0)], [0.0, 0.0]])
+    nll, kl = vae.loss_terms(logits, target, mu, logvar)
+    lse = np.log(1 + np.e + np.e ** 2)
+    expected_nll = ((lse - 0.0) + (lse - 2.0) + np.log(3.0)) / 2
+    # KL of N(mu, s^2) from N(0,1) per dimension: 0.5 * (s^2 + mu^2 - 1 - log s^2)
+    expected_kl = (0.5 * (1 + 1 - 1 - 0) + 0.5 * (2 - 1 - np.log(2.0))) / 2
+    assert nll.item() == pytest.approx(expected_nll, rel=1e-6)
+    assert kl.item() == pytest.approx(expected_kl, rel=1e-6)
+    nll_dae, kl_dae = vae.loss_terms(logits, target, mu, None)
+    assert kl_dae.item() == 0.0 and nll_dae.item() == pytest.approx(expected_nll, rel=1e-6)
+
+
+def test_eval_mode_is_deterministic_and_uses_the_mean():
+    torch.manual_seed(1)
+    model = vae.MultVAE(8, hidden=6, latent=3).eval()
+    x = (torch.rand(4, 8) < 0.5).float()
+    x[:, 0] = 1
+    a, mu, _ = model(x)
+    b, _, _ = model(x)
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a, model.decode(mu))
+
+
+# ---------------------------------------------------------------- C-VAE data
+
+
+def test_expand_conditions_hand_case():
+    train = sp.csr_array(np.array([[1, 0, 0], [0, 1, 1], [0, 0, 0]], dtype=np.float32))
+    item_conditions = np.array([[1, 0], [0, 1], [1, 1]])
+    users, conds = vae.expand_conditions(train, item_conditions)
+    assert users.tolist() == [0, 1, 2, 0, 1, 1]
+    assert conds.tolist() == [-1, -1, -1, 0, 0, 1]
+
+
+def test_condition_targets_keep_only_items_with_the_condition():
+    x = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 1.0]])
+    mask = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    out = vae.condition_targets(x, torch.tensor([0, -1, 1]), mask)
+    assert out.tolist() == [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 1.0]]
+
+
+# ---------------------------------------------------------------- training
+
+
+def test_fit_is_deterministic_and_reloads_best_epoch():
+    X, _, _ = two_tribes()
+    fold_in, held_out = split_rows(X, seed=1)
+    runs = [vae.fit_vae(X, fold_in, held_out, epochs=6, seed=3, **SMALL) for _ in range(2)]
+    (m1, h1), (m2, h2) = runs
+    np.testing.assert_array_equal(h1["loss"].to_numpy(), h2["loss"].to_numpy())
+    np.testing.assert_array_equal(vae.score(m1, fold_in), vae.score(m2, fold_in))
+    best = h1.attrs["best_epoch"]
+    assert h1.loc[h1["epoch"] == best, "ndcg@100"].item() == pytest.approx(h1["ndcg@100"].max())
+    assert vae.ndcg100(m1, fold_in, held_out) == pytest.approx(h1["ndcg@100"].max(), abs=1e-9)
+
+
+def test_beta_annealing_schedule_and_dae_has_no_kl():
+    X, _, _ = two_tribes(n_users=32)
+    _, h = vae.fit_vae(X, epochs=4, seed=0, beta_cap=0.3, anneal_steps=5, **SMALL)  # 2 updates per epoch
+    # beta logged is the value used in the epoch's last update: step index 1, 3, 5, 7 -> min(0.3, s/5)
+    np.testing.assert_allclose(h["beta"].to_numpy(), [0.2, 0.3, 0.3, 0.3])
+    _, h = vae.fit_vae(X, epochs=2, seed=0, variational=False, **SMALL)
+    assert (h["kl"] == 0).all() and (h["beta"] == 0).all()
+    np.testing.assert_allclose(h["loss"], h["nll"])
+
+
+def test_default_anneal_reaches_cap_at_half_of_training():
+    X, _, _ = two_tribes(n_users=32)
+    _, h = vae.fit_vae(X, epochs=8, seed=0, beta_cap=0.2, **SMALL)  # 16 updates, anneal_steps 8
+    assert h.attrs["config"]["anneal_steps"] == 8
+    assert h["beta"].iloc[:3].max() < 0.2 + 1e-12 and h["beta"].iloc[-1] == pytest.approx(0.2)
+    assert h["beta"].iloc[1] == pytest.approx(min(0.2, 3 / 8))
+
+
+def test_models_learn_the_two_tribes():
+    X, conds, tribe = two_tribes()
+    fold_in, held_out = split_rows(X, seed=2)
+    pop = np.asarray(X.sum(axis=0)).ravel()
+    pop_top = metrics.top_k(np.tile(pop, (X.shape[0], 1)), 5, exclude=fold_in)
+    pop_ndcg = np.nanmean(metrics.ndcg_at_k(pop_top, held_out))
+    for kw in (dict(variational=False), dict()):
+        model, _ = vae.fit_vae(X, fold_in, held_out, epochs=25, seed=0, lr=3e-3, **SMALL, **kw)
+        top = metrics.top_k(vae.score(model, fold_in), 5, exclude=fold_in)
+        assert np.nanmean(metrics.ndcg_at_k(top, held_out)) > pop_ndcg + 0.2
+        # recommendations stay inside the user's tribe
+        assert ((top // 20) == tribe[:, None]).mean() > 0.9
+
+
+def test_cvae_condition_pushes_its_items_up():
+    X, conds, _ = two_tribes()
+    model, history = vae.fit_vae(X, conditions=conds, epochs=30, seed=0, lr=3e-3, cond_per_epoch=None, **SMALL)
+    assert history["rows"].iloc[0] == len(vae.expand_conditions(X, conds)[0])
+    plain = metrics.top_k(vae.score(model, X), 4, exclude=X)
+    shares = []
+    for c in (0, 1):
+        top = metrics.top_k(vae.score(model, X, condition=c), 4, exclude=X)
+        shares.append(conds[top, c].mean())
+    # the conditions partition the items, so unconditioned shares average 0.5
+    assert (conds[plain, 0].mean() + conds[plain, 1].mean()) / 2 == pytest.approx(0.5)
+    assert min(shares) > 0.9
+
+
+def test_balanced_subsample_size():
+    X, conds, _ = two_tribes(n_users=40)
+    n_cond = len(vae.expand_conditions(X, conds)[0]) - 40
+    _, h = vae.fit_vae(X, conditions=conds, epochs=1, seed=0, cond_per_epoch=0.5, **SMALL)
+    assert h["rows"].iloc[0] == 40 + 20
+    _, h = vae.fit_vae(X, conditions=conds, epochs=1, seed=0, cond_per_epoch=None, **SMALL)
+    assert h["rows"].iloc[0] == 40 + n_cond
+
+
+def test_score_and_encode_shapes_and_conditions():
+    X, conds, _ = two_tribes(n_users=10)
+    model, _ = vae.fit_vae(X, conditions=conds, epochs=1, seed=0, **SMALL)
+    assert vae.score(model, X).shape == (10, 40)
+    assert vae.encode(model, X, condition=1).shape == (10, 4)
+    per_row = np.array([0, 1] * 5)
+    mixed = vae.score(model, X, condition=per_row)
+    np.testing.assert_allclose(mixed[::2], vae.score(model, X, condition=0)[::2], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="one index per row"):
+        vae.score(model, X, condition=np.zeros(3))
+    with pytest.raises(ConfigError, match=r"\[-1, 1\]"):
+        vae.score(model, X, condition=2)
+
+
+# ---------------------------------------------------------------- bad inputs
+
+
+def test_bad_inputs_raise_clear_errors():
+    X, conds, _ = two_tribes(n_users=10)
+    with pytest.raises(ConfigError, match="both valid_in and valid_out"):
+        vae.fit_vae(X, valid_in=X, epochs=1)
+    with pytest.raises(ConfigError, match="scipy sparse"):
+        vae.fit_vae(X.toarray(), epochs=1)
+    with pytest.raises(ConfigError, match="item columns"):
+        vae.fit_vae(X, sp.csr_array((10, 3), dtype=np.float32), sp.csr_array((10, 3), dtype=np.float32), epochs=1)
+    with pytest.raises(ConfigError, match="dropout"):
+        vae.MultVAE(10, dropout=1.0)
+    with pytest.raises(ConfigError, match="epochs"):
+        vae.fit_vae(X, epochs=0)
+    with pytest.raises(ConfigError, match="item_conditions"):
+        vae.expand_conditions(X, conds[:5])
+    model, _ = vae.fit_vae(X, epochs=1, **SMALL)
+    with pytest.raises(ConfigError, match="no condition input"):
+        vae.score(model, X, condition=0)
+
+
+# ---------------------------------------------------------------- conditioned evaluation
+
+
+def test_conditioned_eval_hand_case_and_post_filter():
+    conds = np.array([[1, 0], [1, 0], [0, 1], [0, 1]])
+    fold_in = sp.csr_array(np.array([[1, 0, 0, 0]], dtype=np.float32))
+    held_out = sp.csr_array(np.array([[0, 1, 1, 0]], dtype=np.float32))
+    scores = np.array([[9.0, 1.0, 3.0, 2.0]])  # ranking after excluding item 0: 2, 3, 1
+    table = vae.conditioned_eval(lambda c: scores, fold_in, held_out, conds, k=2)
+    assert table["share"].tolist() == [0.0, 1.0]
+    # condition 0: relevant {1}, not in top-2 -> 0; condition 1: relevant {2} at rank 1 -> 1
+    assert table["ndcg"].tolist() == [0.0, 1.0]
+    filtered = vae.conditioned_eval(lambda c: scores, fold_in, held_out, conds, k=1, post_filter=True)
+    assert filtered["share"].tolist() == [1.0, 1.0]
+    assert filtered["ndcg"].tolist() == [1.0, 1.0]
+
+
+def test_fit_many_in_parallel_equals_sequential():
+    X, conds, _ = two_tribes(n_users=24)
+    jobs = [dict(train_csr=X, epochs=2, seed=s, **SMALL) for s in (0, 1)]
+    jobs.append(dict(train_csr=X, conditions=conds, epochs=2, seed=2, **SMALL))
+    sequential = vae.fit_many(jobs, n_jobs=1)
+    parallel = vae.fit_many(jobs, n_jobs=2)
+    for (m1, h1), (m2, h2) in zip(sequential, parallel):
+        np.testing.assert_array_equal(h1["loss"].to_numpy(), h2["loss"].to_numpy())
+        np.testing.assert_allclose(vae.score(m1, X), vae.score(m2, X), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ConfigError, match="n_jobs"):
+        vae.fit_many(jobs, n_jobs=0)
+
+
+def test_balanced_sampling_draws_rare_conditions_as_often_as_common_ones():
+    conditions = np.array([0] * 900 + [1] * 100)
+    rng = np.random.default_rng(0)
+    counts = np.zeros(2)
+    for _ in range(50):
+        picked = vae.sample_conditioned(conditions, 100, rng, balance=True)
+        assert len(np.unique(picked)) == 100
+        counts += np.bincount(conditions[picked], minlength=2)
+    assert abs(counts[1] / counts.sum() - 0.5) < 0.05
+    counts = np.bincount(conditions[vae.sample_conditioned(conditions, 500, rng, balance=False)], minlength=2)
+    assert counts[1] < 100
+    assert vae.sample_conditioned(conditions, 1000, rng).tolist() == list(range(1000))
+    with pytest.raises(ConfigError, match="cannot draw"):
+        vae.sample_conditioned(conditions, 1001, rng)
