@@ -270,9 +270,9 @@ def test_balanced_sampling_draws_rare_conditions_as_often_as_common_ones():
     conditions = np.array([0] * 900 + [1] * 100)
     rng = np.random.default_rng(0)
     counts = np.zeros(2)
-    for _ in range(50):
-        picked = vae.sample_conditioned(conditions, 100, rng, balance=True)
-        assert len(np.unique(picked)) == 100
+    for _ in range(200):  # small draws: without replacement the rare rows would deplete within a draw
+        picked = vae.sample_conditioned(conditions, 20, rng, balance=True)
+        assert len(np.unique(picked)) == 20
         counts += np.bincount(conditions[picked], minlength=2)
     assert abs(counts[1] / counts.sum() - 0.5) < 0.05
     counts = np.bincount(conditions[vae.sample_conditioned(conditions, 500, rng, balance=False)], minlength=2)
@@ -280,3 +280,13 @@ def test_balanced_sampling_draws_rare_conditions_as_often_as_common_ones():
     assert vae.sample_conditioned(conditions, 1000, rng).tolist() == list(range(1000))
     with pytest.raises(ConfigError, match="cannot draw"):
         vae.sample_conditioned(conditions, 1001, rng)
+
+
+def test_fit_binarizes_a_copy_and_leaves_the_callers_matrix_alone():
+    X, _, _ = two_tribes(n_users=16)
+    ratings = X.copy()
+    ratings.data[:] = 4.0
+    model, _ = vae.fit_vae(ratings, epochs=1, seed=0, **SMALL)
+    assert (ratings.data == 4.0).all()
+    reference, _ = vae.fit_vae(X, epochs=1, seed=0, **SMALL)
+    np.testing.assert_allclose(vae.score(model, X), vae.score(reference, X), rtol=1e-5, atol=1e-5)

@@ -13,7 +13,7 @@ condition is never dropped; with the all-zero condition C-VAE is a Mult-VAE.
 Quick use::
 
     from replication.models import vae
-    model, history = vae.fit_vae(split.train, split.valid_in, split.valid_out, epochs=40, seed=0)
+    model, history = vae.fit_vae(split.train, split.valid_in, split.valid_out, seed=0)   # Mult-VAE
     scores = vae.score(model, split.test_in)                          # dense (users x items) logits
     dae, _ = vae.fit_vae(split.train, split.valid_in, split.valid_out, variational=False, dropout=0.5)
     cvae, _ = vae.fit_vae(split.train, split.valid_in, split.valid_out, conditions=data.genre_matrix())
@@ -25,12 +25,15 @@ seconds``; ``history.attrs["best_epoch"]`` is the epoch whose weights the return
 
 C-VAE training data. Every training user appears once unconditioned (target = the whole history) and once for every
 condition found in their history (target = only the history items that satisfy the condition). The expansion is
-vectorised (:func:`expand_conditions`). On MovieLens-100K it multiplies the rows by ~14, so by default each epoch
-uses all unconditioned rows plus a uniform random sample of ``cond_per_epoch`` x n_users conditioned rows, redrawn
-every epoch (the authors' "balanced subsample"); ``cond_per_epoch=None`` uses every conditioned row.
+vectorised (:func:`expand_conditions`). On MovieLens-100K it multiplies the rows by ~14.5, so by default each epoch
+uses all unconditioned rows plus a sample of ``cond_per_epoch`` (3) x n_users conditioned rows, redrawn every epoch
+and balanced so that every condition is drawn about equally often (:func:`sample_conditioned`; the authors'
+"balanced subsample"); ``cond_per_epoch=None`` uses every conditioned row. Training several networks at once:
+:func:`fit_many` (one process per core).
 
 beta annealing. beta = min(beta_cap, step / anneal_steps), growing by one step per parameter update (Liang et al.).
-Liang anneal over 200,000 updates; ML-100K gives ~6 updates per epoch, so that schedule would keep beta ~ 0.
+Liang anneal over 200,000 updates; ML-100K gives ~12 updates per epoch (batch 64), so that schedule would keep
+beta ~ 0.
 ``anneal_steps=None`` therefore reaches the cap after ``anneal_fraction`` (default 0.5) of all updates.
 """
 
@@ -59,7 +62,7 @@ NO_CONDITION = -1
 def _check_csr(matrix, name: str, n_items: int | None = None) -> sp.csr_array:
     if not sp.issparse(matrix):
         raise ConfigError(f"{name} must be a scipy sparse users x items matrix, got {type(matrix).__name__}")
-    out = sp.csr_array(matrix, dtype=np.float32)
+    out = sp.csr_array(matrix, dtype=np.float32, copy=True)
     if n_items is not None and out.shape[1] != n_items:
         raise ConfigError(f"{name} has {out.shape[1]} item columns but the model expects {n_items}")
     return out
@@ -270,10 +273,10 @@ class TrainConfig:
     seed: int
 
 
-def fit_vae(train_csr, valid_in=None, valid_out=None, conditions=None, *, epochs: int = 40, batch_size: int = 128,
+def fit_vae(train_csr, valid_in=None, valid_out=None, conditions=None, *, epochs: int = 20, batch_size: int = 64,
             beta_cap: float = 0.2, anneal_steps: int | None = None, anneal_fraction: float = 0.5, lr: float = 1e-3,
             seed: int = 0, progress: bool = False, hidden: int = 600, latent: int = 200, variational: bool = True,
-            dropout: float = 0.5, cond_per_epoch: float | None = 1.0, balance: bool = True, weight_decay: float = 0.0,
+            dropout: float = 0.5, cond_per_epoch: float | None = 3.0, balance: bool = True, weight_decay: float = 0.0,
             patience: int | None = None) -> tuple[MultVAE, pd.DataFrame]:
     """Train Mult-VAE (default), Mult-DAE (``variational=False``) or C-VAE (``conditions`` = items x C 0/1 matrix).
 
