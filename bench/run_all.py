@@ -25,7 +25,7 @@ def default_epochs(fn, name: str = "epochs"):
 
 
 def main(argv=None) -> None:
-    from replication import compare, datasets, profiling, report
+    from replication import compare, datasets, report
     from replication.models import autorec, semauto, vae
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,13 +42,12 @@ def main(argv=None) -> None:
     data = datasets.load()
     ctx = compare.make_context(data, seed=0)
     epochs = {"AutoRec": default_epochs(autorec.fit_autorec), "E-AutoRec": default_epochs(autorec.fit_autorec),
-              "SEMAUTO-sum": semauto.SemAuto().epochs, "Mult-DAE": default_epochs(vae.fit_vae),
+              "SEMAUTO-sum": semauto.SemAuto().epochs, "SEMAUTO-kNN": semauto.SemAuto().epochs, "Mult-DAE": default_epochs(vae.fit_vae),
               "Mult-VAE": default_epochs(vae.fit_vae), "C-VAE": default_epochs(vae.fit_vae)}
     rows = []
     for name in args.models:
-        ctx.cache.clear()  # SEMAUTO-kNN then includes the profile training it needs
-        run = profiling.measure(compare.MODELS[name], ctx, 0)
-        rows.append((name, run.seconds, epochs.get(name), run.peak_mb))
+        _, seconds, peak_mb = compare.train_and_score(ctx, name, seed=0)
+        rows.append((name, seconds, epochs.get(name), peak_mb))
     reference = next((s for n, s, _, _ in rows if n == "EASE"), None)
     print(f"\n{'model':<12} {'total s':>9} {'epochs':>7} {'s/epoch':>9} {'peak MiB':>9} {'x EASE':>8}")
     for name, seconds, n_epochs, peak in rows:
