@@ -57,6 +57,15 @@ def deviations_table(all_results: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["chapter", "deviation"])
 
 
+def digests_by_file(all_results: dict[str, dict]) -> dict[str, set[str]]:
+    """For every data file any chapter recorded, the set of SHA-256 digests recorded for it (one if consistent)."""
+    found: dict[str, set[str]] = {}
+    for payload in all_results.values():
+        for name, digest in payload["data"].items():
+            found.setdefault(name, set()).add(digest)
+    return found
+
+
 def checksum_table(all_results: dict[str, dict]) -> pd.DataFrame:
     """The SHA-256 of every data file, as recorded by the chapters (one row per file)."""
     rows = {name: digest for payload in all_results.values() for name, digest in payload["data"].items()}

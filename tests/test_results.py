@@ -72,3 +72,12 @@ def test_timer_accumulates():
         with timer("a"):
             pass
     assert set(timer.seconds) == {"a"} and timer.seconds["a"] >= 0
+
+
+def test_digests_by_file_flags_disagreement():
+    from replication import report
+
+    same = {"a": {"data": {"f": "1", "g": "2"}}, "b": {"data": {"f": "1"}}}
+    differ = {"a": {"data": {"f": "1"}}, "b": {"data": {"f": "9"}}}
+    assert report.digests_by_file(same) == {"f": {"1"}, "g": {"2"}}
+    assert report.digests_by_file(differ) == {"f": {"1", "9"}}
