@@ -74,6 +74,16 @@ def test_headline_numbers_match_the_reference(executed, results_dir):
     assert not moved, "results moved from tests/reference/ (regenerate only after review):\n" + json.dumps(moved, indent=1)
 
 
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_executed_notebooks_print_no_warnings(executed, name):
+    """The book hides stderr (progress bars); make sure nothing else, such as a warning, is hidden with it."""
+    notebook = json.loads((book.EXECUTED / "notebooks" / f"{name}.ipynb").read_text())
+    stderr = ["".join(o.get("text", "")) for c in notebook["cells"] for o in c.get("outputs", [])
+              if o.get("name") == "stderr"]
+    warnings = [t for t in stderr if re.search(r"warn|error", t, re.I) and "TqdmWarning: IProgress" not in t]
+    assert not warnings, f"{name} printed warnings: {warnings[:3]}"
+
+
 def test_book_builds_every_page(html):
     for name in book.toc_files():
         assert (html / f"{name}.html").exists(), name
