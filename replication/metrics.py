@@ -19,8 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import scipy.stats
+
+from .checks import as_csr, check_choice
+from .errors import ConfigError, DataError
 
 __all__ = [
     "top_k",
@@ -31,6 +35,7 @@ __all__ = [
     "map_at_k",
     "f1_at_k",
     "mep_at_k",
+    "per_user_metrics",
     "coverage",
     "gini",
     "novelty",
@@ -49,43 +54,34 @@ SparseLike = sp.csr_array | sp.csr_matrix
 
 
 def _as_csr(matrix: SparseLike | np.ndarray, name: str) -> sp.csr_array:
-    """Return a canonical copy of `matrix` as csr_array with explicit zeros and duplicates removed."""
-    if sp.issparse(matrix):
-        out = sp.csr_array(matrix, copy=True)
-    else:
-        dense = np.asarray(matrix)
-        if dense.ndim != 2:
-            raise ValueError(f"{name} must be a 2-D matrix, got shape {dense.shape}")
-        out = sp.csr_array(dense)
-    out.sum_duplicates()  # also sorts the column indices of each row
-    out.eliminate_zeros()
-    return out
+    """A canonical float64 copy of a sparse (or dense) matrix, through the package's one validator."""
+    return as_csr(matrix, name, dtype=np.float64, dense_ok=True)
 
 
 def _check_shape(shape: tuple[int, ...], expected: tuple[int, ...], name: str, ref: str) -> None:
-    """Raise ValueError naming both shapes when `shape` differs from `expected`."""
+    """Raise DataError naming both shapes when `shape` differs from `expected`."""
     if tuple(shape) != tuple(expected):
-        raise ValueError(f"shape mismatch: {name} has shape {tuple(shape)} but {ref} has shape {tuple(expected)}")
+        raise DataError(f"shape mismatch: {name} has shape {tuple(shape)} but {ref} has shape {tuple(expected)}")
 
 
 def _check_topk(topk: np.ndarray, n_users: int | None, n_items: int, ref: str) -> np.ndarray:
-    """Validate a top-k matrix against the number of users (None = any) and items; return it as an int array."""
+    """Validate a top-k matrix (item indices, -1 = an empty slot of a short list); return it as an int64 array."""
     topk = np.asarray(topk)
     if topk.ndim != 2:
-        raise ValueError(f"topk must be 2-D (n_users, k), got shape {topk.shape}")
+        raise DataError(f"topk must be 2-D (n_users, k), got shape {topk.shape}")
     if topk.shape[1] < 1:
-        raise ValueError(f"k must be >= 1, got topk with shape {topk.shape}")
+        raise DataError(f"k must be >= 1, got topk with shape {topk.shape}")
     if topk.size and not np.issubdtype(topk.dtype, np.integer):
-        raise ValueError(f"topk must hold integer item indices, got dtype {topk.dtype}")
+        raise DataError(f"topk must hold integer item indices, got dtype {topk.dtype}")
     if n_users is not None and topk.shape[0] != n_users:
-        raise ValueError(
+        raise DataError(
             f"shape mismatch: topk has shape {topk.shape} ({topk.shape[0]} users) "
             f"but {ref} has {n_users} users"
         )
-    if topk.size and (topk.min() < 0 or topk.max() >= n_items):
-        raise ValueError(
+    if topk.size and (topk.min() < -1 or topk.max() >= n_items):
+        raise DataError(
             f"topk (shape {topk.shape}) holds item indices in [{topk.min()}, {topk.max()}], "
-            f"outside the {n_items} items of {ref}"
+            f"outside the {n_items} items of {ref} (-1 marks an empty slot)"
         )
     return topk.astype(np.int64, copy=False)
 
@@ -108,38 +104,36 @@ def _nanmean(values: np.ndarray) -> float:
 # ---------------------------------------------------------------------------
 
 
-def top_k(scores: np.ndarray, k: int, exclude: SparseLike | None = None) -> np.ndarray:
-    """Return each user's k best items by descending score, never recommending items stored in `exclude`.
+def top_k(scores: np.ndarray, k: int, exclude: SparseLike | None = None,
+          candidates: SparseLike | None = None) -> np.ndarray:
+    """Return each user's k best items by descending score, never listing an item stored in `exclude` nor, when
+    `candidates` is given, an item outside it.
 
-    Ties are broken deterministically by the lower item index. NaN scores rank
-    below every finite score (but above excluded items). Raises ValueError if a
-    user has fewer than k items left after exclusion.
+    Ties are broken deterministically by the lower item index. NaN scores rank below every finite score (but
+    are still listed). A user with fewer than k listable items gets a shorter list, padded with -1 at the end.
     """
     scores = np.asarray(scores)
     if scores.ndim != 2:
-        raise ValueError(f"scores must be 2-D (n_users, n_items), got shape {scores.shape}")
+        raise DataError(f"scores must be 2-D (n_users, n_items), got shape {scores.shape}")
     n_users, n_items = scores.shape
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r} (scores shape {scores.shape})")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise DataError(f"k must be an integer >= 1, got {k!r} (scores shape {scores.shape})")
     if k > n_items:
-        raise ValueError(f"k={k} exceeds the number of items: scores shape {scores.shape}")
+        raise DataError(f"k={k} exceeds the number of items: scores shape {scores.shape}")
     dtype = scores.dtype if np.issubdtype(scores.dtype, np.floating) else np.float64
     lowest = np.finfo(dtype).min
-    # Working copy: NaN/-inf become the lowest finite value so that -inf marks excluded items only.
+    # Working copy: NaN/-inf become the lowest finite value so that -inf marks unlistable items only.
     s = np.nan_to_num(scores.astype(dtype, copy=True), nan=lowest, neginf=lowest)
-
     if exclude is not None:
         excl = _as_csr(exclude, "exclude")
         _check_shape(excl.shape, scores.shape, "exclude", "scores")
-        n_allowed = n_items - _n_relevant(excl)
-        short = np.flatnonzero(n_allowed < k)
-        if short.size:
-            raise ValueError(
-                f"{short.size} user(s) have fewer than k={k} items left after exclusion "
-                f"(e.g. user {short[0]} has {n_allowed[short[0]]}; scores shape {scores.shape})"
-            )
-        rows = np.repeat(np.arange(n_users), np.diff(excl.indptr))
-        s[rows, excl.indices] = -np.inf
+        s[np.repeat(np.arange(n_users), np.diff(excl.indptr)), excl.indices] = -np.inf
+    if candidates is not None:
+        cand = _as_csr(candidates, "candidates")
+        _check_shape(cand.shape, scores.shape, "candidates", "scores")
+        allowed = np.zeros(scores.shape, dtype=bool)
+        allowed[np.repeat(np.arange(n_users), np.diff(cand.indptr)), cand.indices] = True
+        s[~allowed] = -np.inf
 
     # k-th largest score of each user: everything above it is in, ties at it fill up by lowest index.
     kth = np.partition(s, n_items - k, axis=1)[:, n_items - k][:, None]
@@ -150,12 +144,16 @@ def top_k(scores: np.ndarray, k: int, exclude: SparseLike | None = None) -> np.n
     cols = np.nonzero(chosen)[1].reshape(n_users, k)  # ascending item index within each row
 
     # Sort the k chosen items by descending score; the stable sort keeps lower indices first on ties.
-    order = np.argsort(-np.take_along_axis(s, cols, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(cols, order, axis=1)
+    chosen_scores = np.take_along_axis(s, cols, axis=1)
+    order = np.argsort(-chosen_scores, axis=1, kind="stable")
+    top = np.take_along_axis(cols, order, axis=1)
+    top[np.take_along_axis(chosen_scores, order, axis=1) == -np.inf] = -1
+    return top
 
 
 def hits(topk: np.ndarray, relevant: SparseLike) -> np.ndarray:
-    """Return a boolean (n_users, k) array telling whether each recommended item is relevant to its user."""
+    """Return a boolean (n_users, k) array telling whether each recommended item is relevant to its user (an empty
+    slot, -1, never is)."""
     rel = _as_csr(relevant, "relevant")
     n_users, n_items = rel.shape
     topk = _check_topk(topk, n_users, n_items, "relevant")
@@ -166,7 +164,7 @@ def hits(topk: np.ndarray, relevant: SparseLike) -> np.ndarray:
     found = np.zeros(queries.shape, dtype=bool)
     inside = pos < keys.size
     found[inside] = keys[pos[inside]] == queries[inside]
-    return found
+    return found & (topk >= 0)
 
 
 def _hits_and_counts(topk: np.ndarray, relevant: SparseLike) -> tuple[np.ndarray, np.ndarray]:
@@ -224,15 +222,17 @@ def f1_at_k(topk: np.ndarray, relevant: SparseLike) -> np.ndarray:
 
 
 def mep_at_k(topk: np.ndarray, explainable: SparseLike) -> np.ndarray:
-    """Per-user Mean Explainability Precision: share of the top-k items with a positive explainability entry.
+    """Per-user Mean Explainability Precision: share of the listed top-k items with a positive explainability entry.
 
-    Abdollahi & Nasraoui (2017), used to evaluate E-AutoRec. Defined for every
-    user (no nan): a user with no explainable items simply scores 0.
+    Abdollahi & Nasraoui (2017), used to evaluate E-AutoRec. The share is over the items actually listed (a short
+    list of L < k items divides by L); a user with an empty list gets nan.
     """
     expl = _as_csr(explainable, "explainable")
-    expl.data = (expl.data > 0).astype(np.int8)
+    expl.data = (expl.data > 0).astype(np.float64)
     expl.eliminate_zeros()
-    return hits(topk, expl).mean(axis=1)
+    listed = (np.asarray(topk) >= 0).sum(axis=1).astype(float)
+    listed[listed == 0] = np.nan
+    return hits(topk, expl).sum(axis=1) / listed
 
 
 # ---------------------------------------------------------------------------
@@ -243,9 +243,9 @@ def mep_at_k(topk: np.ndarray, explainable: SparseLike) -> np.ndarray:
 def _item_counts(topk: np.ndarray, n_items: int) -> np.ndarray:
     """How often each of the n_items items appears in the top-k lists."""
     if not isinstance(n_items, (int, np.integer)) or n_items < 1:
-        raise ValueError(f"n_items must be an integer >= 1, got {n_items!r}")
+        raise DataError(f"n_items must be an integer >= 1, got {n_items!r}")
     topk = _check_topk(topk, None, n_items, f"the catalogue (n_items={n_items})")
-    return np.bincount(topk.ravel(), minlength=n_items)
+    return np.bincount(topk[topk >= 0], minlength=n_items)
 
 
 def coverage(topk: np.ndarray, n_items: int) -> float:
@@ -272,12 +272,13 @@ def novelty(topk: np.ndarray, item_popularity: np.ndarray, n_users: int) -> floa
     """
     pop = np.asarray(item_popularity, dtype=float)
     if pop.ndim != 1:
-        raise ValueError(f"item_popularity must be 1-D, got shape {pop.shape}")
+        raise DataError(f"item_popularity must be 1-D, got shape {pop.shape}")
     if n_users < 1:
-        raise ValueError(f"n_users must be >= 1, got {n_users!r}")
+        raise DataError(f"n_users must be >= 1, got {n_users!r}")
     topk = _check_topk(topk, None, pop.size, f"item_popularity (shape {pop.shape})")
     pop = np.maximum(pop, 1.0)
-    return float(np.mean(-np.log2(pop[topk] / n_users)))
+    listed = topk[topk >= 0]
+    return float(np.mean(-np.log2(pop[listed] / n_users))) if listed.size else float("nan")
 
 
 # ---------------------------------------------------------------------------
@@ -291,7 +292,7 @@ def _rating_errors(predictions: np.ndarray, truth: SparseLike) -> np.ndarray:
     t = _as_csr(truth, "truth")
     _check_shape(predictions.shape, t.shape, "predictions", "truth")
     if t.nnz == 0:
-        raise ValueError(f"truth (shape {t.shape}) has no observed entries to compare against")
+        raise DataError(f"truth (shape {t.shape}) has no observed entries to compare against")
     rows = np.repeat(np.arange(t.shape[0]), np.diff(t.indptr))
     return predictions[rows, t.indices] - t.data
 
@@ -317,7 +318,7 @@ def mean_ci(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> t
     The half-width is 0.0 for a single value; (nan, nan) when no value is left.
     """
     if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+        raise ConfigError(f"confidence must be in (0, 1), got {confidence!r}")
     v = np.asarray(values, dtype=float).ravel()
     v = v[~np.isnan(v)]
     if v.size == 0:
@@ -329,6 +330,67 @@ def mean_ci(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> t
     return mean, float(t * v.std(ddof=1) / np.sqrt(v.size))
 
 
+CANDIDATES = ("unrated", "test_items")
+
+
+def per_user_metrics(
+    scores: np.ndarray,
+    train: SparseLike,
+    test: SparseLike,
+    ks: Sequence[int] = (10,),
+    relevant_threshold: float | None = None,
+    explainable: SparseLike | None = None,
+    candidates: str = "unrated",
+    normalized_recall: bool = False,
+) -> pd.DataFrame:
+    """Per-user top-N metrics for every k, one row per user with at least one test entry (index = user row).
+
+    Ranking: `candidates="unrated"` ranks every item the user has not rated in `train` (the usual protocol);
+    `"test_items"` ranks only the user's test items (lists then hold min(k, n_test) items). Relevant items are the
+    test entries (those >= relevant_threshold when given). Columns "precision@k", "recall@k" (normalised by
+    min(k, n_rel) with `normalized_recall`, Liang et al.), "ndcg@k", "map@k", "f1@k" (nan for users without a
+    relevant item) and, with `explainable`, "mep@k". The one ranking evaluation of the book: every chapter's
+    top-N numbers come from here or from :func:`evaluate_topn`, its mean.
+    """
+    scores = np.asarray(scores)
+    if scores.ndim != 2:
+        raise DataError(f"scores must be 2-D (n_users, n_items), got shape {scores.shape}")
+    check_choice("candidates", candidates, CANDIDATES)
+    ks = [int(k) for k in ks]
+    if not ks or min(ks) < 1:
+        raise DataError(f"ks must be a non-empty list of integers >= 1, got {ks} (scores shape {scores.shape})")
+    train_csr = _as_csr(train, "train")
+    test_csr = _as_csr(test, "test")
+    _check_shape(train_csr.shape, scores.shape, "train", "scores")
+    _check_shape(test_csr.shape, scores.shape, "test", "scores")
+    if explainable is not None:
+        _check_shape(explainable.shape, scores.shape, "explainable", "scores")
+    users = np.flatnonzero(np.diff(test_csr.indptr) > 0)
+    S, tr, te = scores[users], train_csr[users], test_csr[users]
+    if candidates == "unrated":
+        ranked = top_k(S, max(ks), exclude=tr)
+    else:
+        ranked = top_k(S, max(ks), candidates=te)
+    relevant = te.copy()
+    if relevant_threshold is not None:
+        relevant.data = (relevant.data >= relevant_threshold).astype(np.float64)
+        relevant.eliminate_zeros()
+    expl = None if explainable is None else _as_csr(explainable, "explainable")[users]
+    out: dict[str, np.ndarray] = {}
+    for k in ks:
+        tk = ranked[:, :k]
+        out[f"precision@{k}"] = precision_at_k(tk, relevant)
+        out[f"recall@{k}"] = recall_at_k(tk, relevant, normalized=normalized_recall)
+        out[f"ndcg@{k}"] = ndcg_at_k(tk, relevant)
+        out[f"map@{k}"] = map_at_k(tk, relevant)
+        out[f"f1@{k}"] = f1_at_k(tk, relevant)
+        if expl is not None:
+            out[f"mep@{k}"] = mep_at_k(tk, expl)
+    frame = pd.DataFrame(out, index=pd.Index(users, name="user"))
+    frame.attrs["ranked"] = ranked
+    return frame
+
+
 def evaluate_topn(
     scores: np.ndarray,
     train: SparseLike,
@@ -337,51 +399,82 @@ def evaluate_topn(
     relevant_threshold: float | None = None,
     explainable: SparseLike | None = None,
     item_popularity: np.ndarray | None = None,
+    candidates: str = "unrated",
+    normalized_recall: bool = False,
 ) -> dict[str, float]:
-    """Rank with train items excluded and return the user-averaged top-N metrics for every k, keyed like "ndcg@10".
-
-    Relevant items are test entries (only those with value >= relevant_threshold
-    when it is given). Item popularity for novelty defaults to the number of
-    training users per item; "mep@k" is added when `explainable` is given.
-    """
-    scores = np.asarray(scores)
-    if scores.ndim != 2:
-        raise ValueError(f"scores must be 2-D (n_users, n_items), got shape {scores.shape}")
-    ks = [int(k) for k in ks]
-    if not ks or min(ks) < 1:
-        raise ValueError(f"ks must be a non-empty list of integers >= 1, got {ks} (scores shape {scores.shape})")
-    n_users, n_items = scores.shape
+    """User-averaged :func:`per_user_metrics` keyed like "ndcg@10", plus the list metrics "coverage@k", "gini@k"
+    and "novelty@k" of the evaluated users' lists (item popularity for novelty defaults to the number of training
+    users per item)."""
+    per_user = per_user_metrics(scores, train, test, ks, relevant_threshold, explainable, candidates,
+                                normalized_recall)
+    n_items = np.shape(scores)[1]
     train_csr = _as_csr(train, "train")
-    test_csr = _as_csr(test, "test")
-    _check_shape(train_csr.shape, scores.shape, "train", "scores")
-    _check_shape(test_csr.shape, scores.shape, "test", "scores")
-
-    relevant = test_csr
-    if relevant_threshold is not None:
-        relevant.data = (relevant.data >= relevant_threshold).astype(np.int8)
-        relevant.eliminate_zeros()
-    if explainable is not None:
-        _check_shape(explainable.shape, scores.shape, "explainable", "scores")
     if item_popularity is None:
         item_popularity = np.bincount(train_csr.indices, minlength=n_items)
     elif np.shape(item_popularity) != (n_items,):
-        raise ValueError(
+        raise DataError(
             f"shape mismatch: item_popularity has shape {np.shape(item_popularity)} "
-            f"but scores has shape {scores.shape} ({n_items} items)"
+            f"but scores has shape {np.shape(scores)} ({n_items} items)"
         )
-
-    ranked = top_k(scores, max(ks), exclude=train_csr)
-    results: dict[str, float] = {}
-    for k in ks:
+    results = {column: _nanmean(per_user[column].to_numpy()) for column in per_user.columns}
+    ranked = per_user.attrs["ranked"]
+    for k in sorted({int(c.split("@")[1]) for c in per_user.columns}):
         tk = ranked[:, :k]
-        results[f"precision@{k}"] = _nanmean(precision_at_k(tk, relevant))
-        results[f"recall@{k}"] = _nanmean(recall_at_k(tk, relevant))
-        results[f"ndcg@{k}"] = _nanmean(ndcg_at_k(tk, relevant))
-        results[f"map@{k}"] = _nanmean(map_at_k(tk, relevant))
-        results[f"f1@{k}"] = _nanmean(f1_at_k(tk, relevant))
         results[f"coverage@{k}"] = coverage(tk, n_items)
         results[f"gini@{k}"] = gini(tk, n_items)
-        results[f"novelty@{k}"] = novelty(tk, item_popularity, n_users)
-        if explainable is not None:
-            results[f"mep@{k}"] = float(np.mean(mep_at_k(tk, explainable)))
+        results[f"novelty@{k}"] = novelty(tk, item_popularity, train_csr.shape[0])
     return results
+
+
+# ---------------------------------------------------------------------------
+# validation for early stopping
+# ---------------------------------------------------------------------------
+
+VALIDATION_METRICS = ("rmse", "ndcg@100", "ndcg@10", "recall@20")
+
+
+class Validation:
+    """What a trained model may use to stop early: the `target` interactions to predict and, for users outside
+    the training matrix (strong generalization), their `fold_in` input rows (None: the rows of the training matrix).
+
+    `metric` is "rmse" (rating predictors: :meth:`evaluate` takes the predicted ratings at :meth:`pairs`, clipped
+    to [1, `max_rating`]) or a ranking metric such as "ndcg@100" (:meth:`evaluate` takes dense scores for the
+    target's rows; the input items, `exclude`, are never ranked). Models receive this object and call it, so the
+    evaluation stays here, in the one metrics module."""
+
+    def __init__(self, target: SparseLike, fold_in: SparseLike | None = None, metric: str = "ndcg@100",
+                 exclude: SparseLike | None = None, max_rating: float = 5.0) -> None:
+        self.metric = check_choice("metric", metric, VALIDATION_METRICS)
+        self.target = as_csr(target, "valid.target", nonneg=True)
+        self.fold_in = None if fold_in is None else as_csr(fold_in, "valid.fold_in", shape=self.target.shape,
+                                                           nonneg=True)
+        given = self.fold_in if exclude is None else exclude
+        self.exclude = None if given is None else as_csr(given, "valid.exclude", shape=self.target.shape)
+        self.max_rating = float(max_rating)
+        if self.target.nnz == 0:
+            raise DataError("valid.target has no interactions to predict")
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.metric != "rmse"
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, items) of the target entries in CSR order (what :meth:`evaluate` expects for "rmse")."""
+        t = self.target
+        return np.repeat(np.arange(t.shape[0]), np.diff(t.indptr)), t.indices
+
+    def evaluate(self, predictions: np.ndarray) -> float:
+        """RMSE of predicted ratings at :meth:`pairs` (clipped to [1, max_rating]), or the ranking metric of dense
+        scores (n_rows, n_items) with `exclude` (default: the fold-in rows) never ranked."""
+        predictions = np.asarray(predictions, dtype=np.float64)
+        if self.metric == "rmse":
+            if predictions.shape != (self.target.nnz,):
+                raise DataError(f"rmse validation needs {self.target.nnz} predictions (one per target entry), "
+                                f"got shape {predictions.shape}")
+            clipped = np.clip(predictions, 1.0, self.max_rating)
+            return float(np.sqrt(np.mean((clipped - self.target.data) ** 2)))
+        _check_shape(predictions.shape, self.target.shape, "validation scores", "valid.target")
+        name, k = self.metric.split("@")
+        ranked = top_k(predictions, min(int(k), predictions.shape[1]), exclude=self.exclude)
+        per_user = {"ndcg": ndcg_at_k, "recall": recall_at_k}[name](ranked, self.target)
+        return _nanmean(per_user)

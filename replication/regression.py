@@ -1,8 +1,8 @@
 """Regression check of headline numbers: compare a fresh execution's results files with reference values committed
 in `tests/reference/`, so a change that silently moves a result fails the tests.
 
-Compared: every numeric leaf of each chapter's `metrics` (relative tolerance RTOL or absolute ATOL, whichever is
-looser; keys that measure time or memory are skipped) and every claim's verdict (exactly).
+Compared: every metric record of each chapter (relative tolerance RTOL or absolute ATOL, whichever is looser; metrics
+that measure time or memory are skipped) and every claim's verdict, main and sensitivity (exactly).
 """
 
 from __future__ import annotations
@@ -19,26 +19,25 @@ SKIP_WORDS = ("time", "seconds", "memory", "peak", "wall", "speed")
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "tests" / "reference"
 
 
-def flatten(value: Any, prefix: str = "") -> dict[str, float]:
-    """Numeric leaves of a nested dict/list as {'a.b.0': 1.0}, skipping timing/memory keys."""
-    out: dict[str, float] = {}
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if any(word in str(key).lower() for word in SKIP_WORDS):
-                continue
-            out.update(flatten(item, f"{prefix}{key}."))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            out.update(flatten(item, f"{prefix}{index}."))
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        out[prefix.rstrip(".")] = float(value)
-    return out
+def record_key(record: dict) -> str:
+    """A metric record's identity: its non-value fields, sorted, as 'metric=ndcg@10|model=EASE|seed=0'."""
+    return "|".join(f"{k}={record[k]}" for k in sorted(record) if k != "value")
 
 
 def headline(payload: dict) -> dict[str, Any]:
-    """The part of a results file under regression: numeric metrics and claim verdicts."""
-    return {"metrics": flatten(payload.get("metrics", {})),
-            "verdicts": {c["id"]: c["verdict"] for c in payload.get("claims", [])}}
+    """The part of a results file under regression: numeric metric records (timing and memory metrics skipped) and
+    claim verdicts (main and sensitivity)."""
+    metrics = {}
+    for record in payload.get("metrics", []):
+        if isinstance(record.get("value"), (int, float)) and not isinstance(record.get("value"), bool) and \
+                not any(word in str(record.get("metric", "")).lower() for word in SKIP_WORDS):
+            metrics[record_key(record)] = float(record["value"])
+    verdicts = {}
+    for c in payload.get("claims", []):
+        verdicts[c["id"]] = c["verdict"]
+        for alt in c.get("sensitivity", []):
+            verdicts[f"{c['id']} [{alt['choice']}]"] = alt["verdict"]
+    return {"metrics": metrics, "verdicts": verdicts}
 
 
 def compare(fresh: dict, reference: dict, rtol: float = RTOL, atol: float = ATOL) -> list[str]:

@@ -1,5 +1,6 @@
 """One JSON results file per chapter run: config, seeds, metrics, claims with computed verdicts, timings,
-environment and data checksums.  Written atomically (temporary file + rename), so a crash never leaves half a file."""
+environment and data checksums, in the one format documented by SCHEMA below and validated on every write and read.
+Written atomically (temporary file + rename), so a crash never leaves half a file."""
 
 from __future__ import annotations
 
@@ -10,45 +11,57 @@ import platform
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
-VERDICTS = ("holds", "does not hold", "inconclusive")
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, DataError
+from .experiments.claims import Claim
+
 REQUIRED_KEYS = ("chapter", "config", "seeds", "metrics", "claims", "timings", "environment", "data")
 PACKAGES = ("torch", "numpy", "pandas", "scipy", "scikit-learn", "matplotlib", "seaborn", "papermill", "jupyter-book")
+CLAIM_KEYS = ("id", "statement", "paper_value", "measured", "verdict", "test", "sensitivity")
+SCHEMA = """The results file of a chapter, `<results_dir>/<chapter>.json` (validated on write and on read):
+
+chapter      str    the notebook's name
+config       dict   the parameters the chapter ran with (and `deviations`: list of str, from the papers)
+seeds        list   of int
+metrics      list   of records {"metric": str, "value": number or null, ...}: one number each, plus its setting
+                    columns (model, seed, k, ... : str, number, bool or null)
+claims       list   of {id, statement, paper_value, measured, verdict, test, sensitivity}; verdict in
+                    ("holds", "does not hold", "inconclusive"); sensitivity: list of {choice, measured, verdict}
+                    (empty only with "no alternative: <reason>" in measured)
+timings      dict   stage -> seconds
+environment  dict   Python, platform and package versions
+data         dict   data file -> SHA-256
+"""
 
 
-@dataclass
-class Claim:
-    """A paper's claim, what the paper reported, what we measured, and a verdict computed by code."""
-
-    id: str
-    statement: str
-    paper_value: Any
-    measured: Any
-    verdict: str
-
-    def __post_init__(self) -> None:
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"claim {self.id!r}: verdict {self.verdict!r} not in {VERDICTS}")
-
-
-def verdict(holds: bool | None) -> str:
-    """Map a computed test to a verdict: True -> holds, False -> does not hold, None -> inconclusive."""
-    return "inconclusive" if holds is None else ("holds" if holds else "does not hold")
-
-
-def compare_verdict(a_mean: float, a_ci: float, b_mean: float, b_ci: float, higher_is_better: bool = True) -> str:
-    """'holds' if A beats B with non-overlapping 95% CIs, 'does not hold' if B beats A likewise, else inconclusive."""
-    if not higher_is_better:
-        a_mean, b_mean = -a_mean, -b_mean
-    if a_mean - a_ci > b_mean + b_ci:
-        return "holds"
-    if b_mean - b_ci > a_mean + a_ci:
-        return "does not hold"
-    return "inconclusive"
+def _problem(payload: dict) -> str | None:
+    """The first way `payload` breaks SCHEMA, or None."""
+    missing = [k for k in REQUIRED_KEYS if k not in payload]
+    if missing:
+        return f"lacks keys {missing}"
+    if not isinstance(payload["metrics"], list):
+        return "metrics must be a list of records {metric, value, ...}"
+    for i, record in enumerate(payload["metrics"]):
+        if not isinstance(record, dict) or "metric" not in record or "value" not in record:
+            return f"metrics[{i}] is not a record with 'metric' and 'value': {record!r}"
+        bad = {k: v for k, v in record.items() if not (v is None or isinstance(v, (str, int, float, bool)))}
+        if bad:
+            return f"metrics[{i}] has non-scalar fields {bad}"
+    for c in payload["claims"]:
+        if not isinstance(c, dict) or set(c) != set(CLAIM_KEYS):
+            return f"claim {c.get('id') if isinstance(c, dict) else c!r} must have exactly the keys {CLAIM_KEYS}"
+        try:
+            Claim(**c)
+        except ConfigError as exc:
+            return str(exc)
+    return None
 
 
 def environment() -> dict[str, str]:
@@ -68,6 +81,8 @@ def to_jsonable(value: Any) -> Any:
         value = value.tolist()
     if isinstance(value, Claim):
         value = asdict(value)
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -77,21 +92,35 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def write_results(folder: str | Path, chapter: str, *, config: dict, seeds: list[int], metrics: dict,
-                  claims: list[Claim], timings: dict[str, float], data: dict[str, str]) -> Path:
-    """Write `<folder>/<chapter>.json` atomically and return its path."""
+def metric_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A tidy frame (columns metric, value and setting columns) as the list of records the results file holds."""
+    if "metric" not in frame or "value" not in frame:
+        raise DataError(f"a metrics frame needs 'metric' and 'value' columns, has {list(frame.columns)}")
+    return [{k: v for k, v in record.items() if not (isinstance(v, float) and math.isnan(v) and k != "value")}
+            for record in to_jsonable(frame.to_dict(orient="records"))]
+
+
+def write_results(folder: str | Path, chapter: str, *, config: dict, seeds: list[int],
+                  metrics: list[dict] | pd.DataFrame, claims: list[Claim], timings: dict[str, float],
+                  data: dict[str, str]) -> Path:
+    """Validate against SCHEMA and write `<folder>/<chapter>.json` atomically; return its path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(metrics, pd.DataFrame):
+        metrics = metric_records(metrics)
     payload = to_jsonable({
         "chapter": chapter, "config": config, "seeds": list(seeds), "metrics": metrics,
-        "claims": [asdict(c) if isinstance(c, Claim) else Claim(**c).__dict__ for c in claims],
+        "claims": [c.as_dict() if isinstance(c, Claim) else dict(c) for c in claims],
         "timings": timings, "environment": environment(), "data": data,
     })
+    problem = _problem(payload)
+    if problem:
+        raise DataError(f"results of chapter {chapter!r} do not follow the schema: {problem}")
     path = folder / f"{chapter}.json"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{chapter}-", suffix=".json")
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True, allow_nan=False)
+            json.dump(payload, handle, indent=1, sort_keys=True, allow_nan=False)
             handle.write("\n")
         os.replace(tmp, path)
     finally:
@@ -101,14 +130,12 @@ def write_results(folder: str | Path, chapter: str, *, config: dict, seeds: list
 
 
 def read_results(path: str | Path) -> dict:
-    """Read a results file and check it has every required key and valid verdicts."""
+    """Read a results file and check it against SCHEMA."""
     path = Path(path)
     payload = json.loads(path.read_text())
-    missing = [k for k in REQUIRED_KEYS if k not in payload]
-    if missing:
-        raise ValueError(f"{path}: results file lacks keys {missing}")
-    for claim in payload["claims"]:
-        Claim(**claim)
+    problem = _problem(payload)
+    if problem:
+        raise DataError(f"{path}: results file does not follow the schema: {problem}")
     return payload
 
 
@@ -138,3 +165,9 @@ def glue(name: str, value: Any) -> None:
     from myst_nb import glue as myst_glue
 
     myst_glue(name, to_jsonable(value), display=False)
+
+
+def glue_all(values: dict[str, Any]) -> None:
+    """Glue every (name, value) pair of a chapter's numbers for the prose."""
+    for name, value in values.items():
+        glue(name, value)

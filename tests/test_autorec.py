@@ -1,5 +1,6 @@
-"""Tests for replication.models.autorec: hand-computed forward pass and loss, masked gradients, E-AutoRec as AutoRec
-plus an input block, determinism, no test input, learning on a toy low-rank matrix, and bad inputs."""
+"""Tests for replication.models.autorec: hand-computed forward pass and loss, the sparse path equal to the dense
+reference, masked gradients, E-AutoRec as AutoRec plus an input block, early stopping on validation, determinism,
+no test input, learning on a toy low-rank matrix, and bad inputs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import torch
 
 from replication import metrics
 from replication.errors import ConfigError, DataError
-from replication.models.autorec import AutoRec, fit_autorec, predict
+from replication.metrics import Validation
+from replication.models.autorec import AutoRec, AutoRecNet, SampledDot
 
 
 def toy_ratings(n_users: int = 60, n_items: int = 25, density: float = 0.35, seed: int = 0):
@@ -25,35 +27,57 @@ def toy_ratings(n_users: int = 60, n_items: int = 25, density: float = 0.35, see
 
 
 def test_forward_by_hand() -> None:
-    model = AutoRec(n_items=2, hidden=1, n_extra_inputs=2)
+    net = AutoRecNet(n_items=2, hidden=1, n_extra_inputs=2)
     with torch.no_grad():
-        model.enc_weight.copy_(torch.tensor([[1.0], [2.0], [3.0], [-1.0]]))
-        model.enc_bias.fill_(-0.5)
-        model.dec_weight.copy_(torch.tensor([[2.0], [-1.0]]))
-        model.dec_bias.copy_(torch.tensor([0.1, 0.2]))
+        net.enc_weight.copy_(torch.tensor([[1.0], [2.0], [3.0], [-1.0]]))
+        net.enc_bias.fill_(-0.5)
+        net.dec_weight.copy_(torch.tensor([[2.0], [-1.0]]))
+        net.dec_bias.copy_(torch.tensor([0.1, 0.2]))
     x, e = torch.tensor([[0.2, 0.0]]), torch.tensor([[0.4, 0.6]])
     h = 1 / (1 + np.exp(-(0.2 * 1 + 0.4 * 3 - 0.6 - 0.5)))
-    np.testing.assert_allclose(model(x, e).detach().numpy(), [[2 * h + 0.1, -h + 0.2]], rtol=1e-6)
+    np.testing.assert_allclose(net(x, e).detach().numpy(), [[2 * h + 0.1, -h + 0.2]], rtol=1e-6)
     rows, items = torch.tensor([0, 0]), torch.tensor([1, 0])
-    h_t = model.encode(x, e)
-    np.testing.assert_allclose(model.decode_at(h_t, rows, items).detach().numpy(), [-h + 0.2, 2 * h + 0.1], rtol=1e-6)
+    h_t = net.encode(x, e)
+    np.testing.assert_allclose(net.decode_at(h_t, rows, items).detach().numpy(), [-h + 0.2, 2 * h + 0.1], rtol=1e-6)
+    sparse_h = net.encode_rows(torch.tensor([0]), torch.tensor([0]), torch.tensor([0.2]), e)
+    torch.testing.assert_close(sparse_h, h_t)
 
 
-def test_sparse_encode_matches_dense() -> None:
-    train, _ = toy_ratings()
+def test_sampled_dot_gradients_match_the_dense_product() -> None:
     torch.manual_seed(0)
-    model = AutoRec(train.shape[1], 5)
-    dense = torch.from_numpy(train.toarray() / 5).float()
-    torch.testing.assert_close(model.encode(dense.to_sparse()), model.encode(dense))
+    h, W = torch.randn(7, 4, dtype=torch.float64, requires_grad=True), torch.randn(9, 4, dtype=torch.float64,
+                                                                                     requires_grad=True)
+    rows, items = torch.tensor([0, 0, 3, 6, 6, 2]), torch.tensor([1, 8, 3, 0, 8, 1])
+    weights = torch.randn(6, dtype=torch.float64)
+    (SampledDot.apply(h, W, rows, items) * weights).sum().backward()
+    gh, gW = h.grad.clone(), W.grad.clone()
+    h.grad, W.grad = None, None
+    ((h @ W.T)[rows, items] * weights).sum().backward()
+    torch.testing.assert_close(gh, h.grad)
+    torch.testing.assert_close(gW, W.grad)
+    assert torch.autograd.gradcheck(SampledDot.apply, (h.detach().requires_grad_(), W.detach().requires_grad_(),
+                                                       rows, items))
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(batch_size=16, optimizer="adam", lr=0.01),
+                                    dict(input_dropout=0.3), dict(extra=True)])
+def test_sparse_path_trains_like_the_dense_reference(kwargs) -> None:
+    """Same seed, same data: the sparse path (embedding bag + sampled decoder) gives the dense path's training."""
+    train, _ = toy_ratings()
+    extra = np.random.default_rng(0).random((60, 25)) * 5 if kwargs.pop("extra", False) else None
+    fits = [AutoRec(hidden=6, epochs=5, seed=2, sparse=s, device="cpu", **kwargs).fit(train, side=extra)
+            for s in (True, False)]
+    np.testing.assert_allclose(fits[0].score(), fits[1].score(), rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(fits[0].history_["loss"], fits[1].history_["loss"], rtol=1e-4)
 
 
 def test_first_loss_is_eq3_by_hand() -> None:
     """History's epoch-1 loss (full batch) is sum of masked squared errors + l2/2 (|W1|^2 + |W2|^2) at the start."""
     train, _ = toy_ratings()
     for loss in ("masked", "full"):
-        _, hist = fit_autorec(train, hidden=4, epochs=1, l2=3.0, seed=5, batch_size=None, loss=loss)
+        model = AutoRec(hidden=4, epochs=1, l2=3.0, seed=5, loss=loss, device="cpu").fit(train)
         torch.manual_seed(5)
-        ref = AutoRec(train.shape[1], 4)
+        ref = AutoRecNet(train.shape[1], 4)
         X = train.toarray() / 5
         with torch.no_grad():
             ref.dec_bias.fill_(float(train.data.mean()) / 5)
@@ -62,7 +86,7 @@ def test_first_loss_is_eq3_by_hand() -> None:
         sq = (out - X) ** 2
         data = sq[X > 0].sum() if loss == "masked" else sq.sum()
         expected = data + 3.0 / 2 * ((W1 ** 2).sum() + (W2 ** 2).sum())
-        assert hist["loss"].iloc[0] == pytest.approx(expected, rel=1e-5)
+        assert model.history_["loss"].iloc[0] == pytest.approx(expected, rel=1e-5)
 
 
 def test_masked_loss_never_touches_unrated_items() -> None:
@@ -73,9 +97,9 @@ def test_masked_loss_never_touches_unrated_items() -> None:
     train = sp.csr_array(train)
     train.eliminate_zeros()
     torch.manual_seed(0)
-    init = AutoRec(train.shape[1], 8).dec_weight.detach().clone()
-    masked, _ = fit_autorec(train, hidden=8, epochs=3, l2=0.0, seed=0, loss="masked")
-    full, _ = fit_autorec(train, hidden=8, epochs=3, l2=0.0, seed=0, loss="full")
+    init = AutoRecNet(train.shape[1], 8).dec_weight.detach().clone()
+    masked = AutoRec(hidden=8, epochs=3, l2=0.0, seed=0, device="cpu").fit(train).network_
+    full = AutoRec(hidden=8, epochs=3, l2=0.0, seed=0, loss="full", device="cpu").fit(train).network_
     torch.testing.assert_close(masked.dec_weight[3].detach(), init[3])
     assert masked.dec_bias[3].item() == pytest.approx(train.data.mean() / 5)
     assert not torch.allclose(full.dec_weight[3].detach(), init[3])  # the full loss pulls it towards 0
@@ -84,7 +108,7 @@ def test_masked_loss_never_touches_unrated_items() -> None:
 def test_eautorec_is_autorec_with_an_extra_block() -> None:
     """With a zero extra block E-AutoRec computes exactly what AutoRec computes with the same rating weights."""
     torch.manual_seed(0)
-    plain, wide = AutoRec(5, 3), AutoRec(5, 3, n_extra_inputs=5)
+    plain, wide = AutoRecNet(5, 3), AutoRecNet(5, 3, n_extra_inputs=5)
     with torch.no_grad():
         wide.enc_weight[:5].copy_(plain.enc_weight)
         for name in ("enc_bias", "dec_weight", "dec_bias"):
@@ -97,64 +121,73 @@ def test_eautorec_is_autorec_with_an_extra_block() -> None:
 def test_one_star_is_not_missing() -> None:
     """Ratings are scaled r/5: a single 1-star rating gives a different code than no rating at all."""
     torch.manual_seed(0)
-    model = AutoRec(3, 2)
-    R = sp.csr_array(np.array([[1.0, 0, 0], [0, 0, 0]]))
-    x = torch.from_numpy(R.toarray() / model.scale).float()
-    h = model.encode(x)
+    net = AutoRecNet(3, 2)
+    h = net.encode(torch.tensor([[0.2, 0, 0], [0, 0, 0]]))
     assert not torch.allclose(h[0], h[1])
 
 
-def test_deterministic_and_test_never_an_input() -> None:
-    train, test = toy_ratings()
-    m1, h1 = fit_autorec(train, hidden=6, epochs=4, seed=3, eval_truth=test, batch_size=16, optimizer="adam")
-    m2, h2 = fit_autorec(train, hidden=6, epochs=4, seed=3, batch_size=16, optimizer="adam")  # no eval_truth
-    np.testing.assert_array_equal(predict(m1, train), predict(m2, train))
-    np.testing.assert_array_equal(h1["train_rmse"], h2["train_rmse"])
-    assert h2["test_rmse"].isna().all() and h1["test_rmse"].notna().all()
-    m3, _ = fit_autorec(train, hidden=6, epochs=4, seed=4, batch_size=16, optimizer="adam")
-    assert not np.array_equal(predict(m1, train), predict(m3, train))
+def test_deterministic_per_seed() -> None:
+    train, _ = toy_ratings()
+    fit = dict(hidden=6, epochs=4, seed=3, batch_size=16, optimizer="adam", device="cpu")
+    m1 = AutoRec(**fit).fit(train)
+    m2 = AutoRec(**fit).fit(train)
+    np.testing.assert_array_equal(m1.score(), m2.score())
+    m3 = AutoRec(**{**fit, "seed": 4}).fit(train)
+    assert not np.array_equal(m1.score(), m3.score())
 
 
-def test_history_matches_metrics_with_dropout() -> None:
-    """With input dropout the history is a clean pass after the epoch: it equals metrics.rmse of predict."""
-    train, test = toy_ratings()
-    model, hist = fit_autorec(train, hidden=6, epochs=3, input_dropout=0.3, eval_truth=test)
-    assert list(hist.columns) == ["epoch", "loss", "train_rmse", "test_rmse"] and len(hist) == 3
-    pred = predict(model, train)
-    assert hist["test_rmse"].iloc[-1] == pytest.approx(metrics.rmse(pred, test), rel=1e-5)
-    assert hist["train_rmse"].iloc[-1] == pytest.approx(metrics.rmse(pred, train), rel=1e-5)
-    assert pred.min() >= 1 and pred.max() <= 5
+def test_validation_picks_the_best_epoch_and_stops_early() -> None:
+    train, valid = toy_ratings(n_users=120, seed=2)
+    v = Validation(valid, metric="rmse")
+    model = AutoRec(hidden=8, epochs=200, patience=5, lr=0.05, l2=0.0, device="cpu", seed=0).fit(train, valid=v)
+    hist = model.history_
+    best = hist.attrs["best_epoch"]
+    assert hist["valid"].iloc[best - 1] == hist["valid"].min()
+    assert hist.attrs["stopped_early"] and len(hist) == best + 5
+    assert v.evaluate(model.predict()[v.pairs()]) == pytest.approx(hist["valid"].min(), rel=1e-5)
+    assert list(hist.columns) == ["epoch", "loss", "train_rmse", "weight", "valid", "seconds"]
 
 
 def test_learns_and_extra_input_is_used() -> None:
     train, test = toy_ratings(n_users=200, density=0.8, seed=1)
-    model, hist = fit_autorec(train, hidden=8, epochs=150, lr=0.03, l2=1.0, eval_truth=test, batch_size=None)
+    model = AutoRec(hidden=8, epochs=150, lr=0.03, l2=1.0, device="cpu").fit(train)
+    hist = model.history_
     assert hist["train_rmse"].iloc[-1] < 0.7 * hist["train_rmse"].iloc[0]
     baseline = metrics.rmse(np.full(test.shape, train.data.mean()), test)
-    assert metrics.rmse(predict(model, train), test) < 0.9 * baseline
+    assert metrics.rmse(model.predict(), test) < 0.9 * baseline
     extra = np.random.default_rng(0).random((200, 25)) * 5
-    model, _ = fit_autorec(train, extra=extra, hidden=8, epochs=2)
-    assert not np.allclose(predict(model, train, extra), predict(model, train, extra * 0))
+    model = AutoRec(hidden=8, epochs=2, device="cpu").fit(train, side=extra)
+    assert model.name == "E-AutoRec"
+    with torch.no_grad():
+        h = model.network_.encode_rows(model.rows_.items, model.rows_.indptr[:-1], model.rows_.values,
+                                       model.extra_)
+        h0 = model.network_.encode_rows(model.rows_.items, model.rows_.indptr[:-1], model.rows_.values,
+                                        model.extra_ * 0)
+    assert not torch.allclose(h, h0)
+
+
+def test_scores_for_selected_users_and_fold_in_rows() -> None:
+    train, _ = toy_ratings()
+    model = AutoRec(hidden=4, epochs=2, device="cpu").fit(train)
+    np.testing.assert_allclose(model.score(np.array([3, 5])), model.score()[[3, 5]], rtol=1e-5)
+    np.testing.assert_allclose(model.score(train[[3, 5]]), model.score()[[3, 5]], rtol=1e-5)
+    assert model.predict().min() >= 1 and model.predict().max() <= 5
+    eauto = AutoRec(hidden=2, epochs=1, device="cpu").fit(train, side=np.zeros((60, 4)))
+    with pytest.raises(ConfigError):
+        eauto.score(train[[0]])  # E-AutoRec needs the fitted users' E rows
 
 
 def test_bad_inputs() -> None:
     train, _ = toy_ratings()
-    with pytest.raises(ConfigError):
-        fit_autorec(train, loss="mse")
-    with pytest.raises(ConfigError):
-        fit_autorec(train, input_dropout=1.0)
-    with pytest.raises(ConfigError):
-        fit_autorec(train, epochs=0)
-    with pytest.raises(ConfigError):
-        fit_autorec(train, optimizer="sgd")
-    with pytest.raises(ConfigError):
-        AutoRec(10, hidden=0)
+    for bad in (dict(loss="mse"), dict(input_dropout=1.0), dict(epochs=0), dict(optimizer="sgd"), dict(hidden=0),
+                dict(patience=0)):
+        with pytest.raises(ConfigError):
+            AutoRec(**bad)
     with pytest.raises(DataError):
-        fit_autorec(train.toarray())
+        AutoRec().fit(train.toarray())
     with pytest.raises(DataError):
-        fit_autorec(train * 2)  # ratings above the scale
+        AutoRec().fit(train * 2)  # ratings above the scale
     with pytest.raises(DataError):
-        fit_autorec(train, extra=np.zeros((3, 4)))
-    model, _ = fit_autorec(train, extra=np.zeros((60, 4)), hidden=2, epochs=1)
-    with pytest.raises(DataError):
-        predict(model, train)  # E-AutoRec needs its extra block
+        AutoRec().fit(train, side=np.zeros((3, 4)))
+    with pytest.raises(ConfigError):
+        AutoRec().score()  # not fitted

@@ -80,35 +80,6 @@ def test_no_test_rating_reaches_E() -> None:
     assert not np.array_equal(explain.explainability_matrix(leaked, 5).toarray(), E.toarray())
 
 
-def test_map_mep_unrated_matches_metrics() -> None:
-    rng = np.random.default_rng(3)
-    train = sp.csr_array((rng.random((20, 40)) < 0.2) * rng.integers(1, 6, (20, 40)).astype(float))
-    test = sp.csr_array((rng.random((20, 40)) < 0.15) * (train.toarray() == 0) * rng.integers(1, 6, (20, 40)))
-    expl = sp.csr_array((rng.random((20, 40)) < 0.5).astype(float))
-    scores = rng.random((20, 40))
-    got = explain.map_mep(scores, train, test, expl, ns=(3, 7), relevant_threshold=4.0)
-    rel = sp.csr_array((test.toarray() >= 4).astype(float))
-    has_test = np.diff(test.indptr) > 0
-    for n in (3, 7):
-        topk = metrics.top_k(scores, n, exclude=train)
-        assert got[f"map@{n}"] == pytest.approx(np.nanmean(metrics.map_at_k(topk, rel)))
-        assert got[f"mep@{n}"] == pytest.approx(metrics.mep_at_k(topk, expl)[has_test].mean())
-
-
-def test_map_mep_test_items_by_hand() -> None:
-    """One user, test items 0 (5 stars), 1 (2 stars), 2 (4 stars); scores rank 1, 2, 0; items 1, 0 explainable."""
-    train = sp.csr_array(np.array([[0, 0, 0, 3.0]]))
-    test = sp.csr_array(np.array([[5.0, 2.0, 4.0, 0]]))
-    expl = sp.csr_array(np.array([[1.0, 1.0, 0, 1.0]]))
-    scores = np.array([[0.1, 0.9, 0.5, 10.0]])  # item 3 scores highest but is not a test item
-    got = explain.map_mep(scores, train, test, expl, ns=(1, 2, 5), protocol="test_items")
-    # list = [1, 2, 0]; relevant = {0, 2}: AP@2 = (1/2) / 2, AP@5 = (1/2 + 2/3) / 2
-    assert got["map@1"] == 0.0 and got["map@2"] == pytest.approx(0.25)
-    assert got["map@5"] == pytest.approx((0.5 + 2 / 3) / 2)
-    # MEP over the min(n, 3) listed items: [1] -> 1, [1, 2] -> 1/2, [1, 2, 0] -> 2/3
-    assert (got["mep@1"], got["mep@2"]) == (1.0, 0.5) and got["mep@5"] == pytest.approx(2 / 3)
-
-
 def test_bad_inputs() -> None:
     R = sp.csr_array(TOY)
     with pytest.raises(ConfigError):
@@ -121,17 +92,5 @@ def test_bad_inputs() -> None:
         explain.explainability_matrix(TOY, 2)  # dense, not sparse
     with pytest.raises(DataError):
         explain.explainability_matrix(sp.csr_array(-TOY), 2)
-    with pytest.raises(ConfigError):
-        explain.map_mep(np.zeros((4, 4)), R, R, R, protocol="all")
-    with pytest.raises(DataError):
-        explain.map_mep(np.zeros((3, 4)), R, R, R)
 
 
-def test_paired_verdict() -> None:
-    a, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.9, 1.9, 2.9, 3.9])
-    mean, half, v = explain.paired_verdict(a, b)
-    assert mean == pytest.approx(0.1) and half == pytest.approx(0.0, abs=1e-12) and v == "holds"
-    assert explain.paired_verdict(a, b, higher_is_better=False)[2] == "does not hold"
-    assert explain.paired_verdict(a, a + np.array([0.1, -0.1, 0.1, -0.1]))[2] == "inconclusive"
-    with pytest.raises(DataError):
-        explain.paired_verdict([1.0], [2.0])

@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from replication import metrics as M
+from replication.errors import ConfigError, DataError
 
 # ---------------------------------------------------------------------------
 # A hand-worked example: 3 users, 5 items.
@@ -134,10 +135,10 @@ def test_evaluate_topn_hand():
     assert res["ndcg@3"] == pytest.approx((1.5 / (1 + L3 + 0.5) + 0.5 / (1 + L3)) / 2)
     assert res["map@3"] == pytest.approx((5 / 9 + 1 / 6) / 2)
     assert res["f1@3"] == pytest.approx((2 / 3 + 2 / 5) / 2)
-    assert res["coverage@3"] == pytest.approx(1.0)  # lists cover {0,1,2,3,4}
-    # k=1: lists [2], [1], [0]; u0 hit, u1 miss
+    assert res["coverage@3"] == pytest.approx(1.0)  # the evaluated users' lists cover {0,1,2,3,4}
+    # k=1: lists [2], [1] of the evaluated users u0, u1 (u2 has no test item); u0 hit, u1 miss
     assert res["precision@1"] == pytest.approx(0.5)
-    assert res["coverage@1"] == pytest.approx(3 / 5)
+    assert res["coverage@1"] == pytest.approx(2 / 5)
     # default popularity from train: item 0 and item 4 have 1 user, others 0 -> 1; every
     # recommended item has effective popularity 1 -> novelty log2(3 users)
     assert res["novelty@1"] == pytest.approx(math.log2(3))
@@ -148,8 +149,8 @@ def test_evaluate_topn_hand():
                           explainable=TEST, item_popularity=np.array([3, 3, 3, 3, 3]))
     # u0 top [2, 4, 3]: 1 hit of 2 relevant; u1 top [1, 2, 0]: 0 hits of 1 relevant
     assert res["recall@3"] == pytest.approx((1 / 2 + 0) / 2)
-    # explainable = TEST: u0 {1,2,3} -> 2/3, u1 {0,3} -> 1/3, u2 -> 0
-    assert res["mep@3"] == pytest.approx((2 / 3 + 1 / 3 + 0) / 3)
+    # explainable = TEST: u0 {1,2,3} -> 2/3, u1 {0,3} -> 1/3; u2 has no test item and is not evaluated
+    assert res["mep@3"] == pytest.approx((2 / 3 + 1 / 3) / 2)
     assert res["novelty@3"] == pytest.approx(0.0)  # every item seen by all 3 users
 
 
@@ -350,10 +351,73 @@ def test_top_k_exclude_shape_mismatch():
         M.top_k(SCORES, 2, exclude=sp.csr_array((3, 4)))
 
 
-def test_top_k_too_few_items_after_exclusion():
+def test_top_k_pads_short_lists_with_minus_one():
     exclude = sp.csr_array(np.array([[1, 1, 1, 1, 0], [0] * 5, [0] * 5]))
-    with pytest.raises(ValueError, match="fewer than k=2"):
-        M.top_k(SCORES, 2, exclude=exclude)
+    top = M.top_k(SCORES, 2, exclude=exclude)
+    assert top[0].tolist() == [4, -1]
+    np.testing.assert_array_equal(top[1:], M.top_k(SCORES, 2)[1:])
+    assert M.hits(top, sp.csr_array(np.ones((3, 5))))[0].tolist() == [True, False]
+
+
+def test_candidates_restrict_the_ranking():
+    candidates = sp.csr_array(np.array([[0, 1, 0, 1, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 0]]))
+    top = M.top_k(SCORES, 3, candidates=candidates)
+    assert set(top[0][:2]) == {1, 3} and top[0][2] == -1
+    assert top[1].tolist() == [0, -1, -1] and top[2].tolist() == [-1, -1, -1]
+    assert np.isnan(M.mep_at_k(top, candidates)[2])  # an empty list has no MEP
+    assert M.mep_at_k(top, candidates)[0] == 1.0  # 2 listed, both explainable
+
+
+def test_unrated_protocol_matches_the_metric_functions():
+    rng = np.random.default_rng(3)
+    train = sp.csr_array((rng.random((20, 40)) < 0.2) * rng.integers(1, 6, (20, 40)).astype(float))
+    test = sp.csr_array((rng.random((20, 40)) < 0.15) * (train.toarray() == 0) * rng.integers(1, 6, (20, 40)))
+    expl = sp.csr_array((rng.random((20, 40)) < 0.5).astype(float))
+    scores = rng.random((20, 40))
+    got = M.evaluate_topn(scores, train, test, ks=(3, 7), relevant_threshold=4.0, explainable=expl)
+    rel = sp.csr_array((test.toarray() >= 4).astype(float))
+    has_test = np.diff(test.indptr) > 0
+    for n in (3, 7):
+        topk = M.top_k(scores, n, exclude=train)
+        assert got[f"map@{n}"] == pytest.approx(np.nanmean(M.map_at_k(topk, rel)))
+        assert got[f"mep@{n}"] == pytest.approx(M.mep_at_k(topk, expl)[has_test].mean())
+
+
+def test_test_items_protocol_by_hand():
+    """One user, test items 0 (5 stars), 1 (2 stars), 2 (4 stars); scores rank 1, 2, 0; items 1, 0 explainable."""
+    train = sp.csr_array(np.array([[0, 0, 0, 3.0]]))
+    test = sp.csr_array(np.array([[5.0, 2.0, 4.0, 0]]))
+    expl = sp.csr_array(np.array([[1.0, 1.0, 0, 1.0]]))
+    scores = np.array([[0.1, 0.9, 0.5, 10.0]])  # item 3 scores highest but is not a test item
+    got = M.evaluate_topn(scores, train, test, ks=(1, 2, 4), relevant_threshold=4.0, explainable=expl,
+                          candidates="test_items")
+    # list = [1, 2, 0]; relevant = {0, 2}: AP@2 = (1/2) / 2, AP@4 = (1/2 + 2/3) / 2
+    assert got["map@1"] == 0.0 and got["map@2"] == pytest.approx(0.25)
+    assert got["map@4"] == pytest.approx((0.5 + 2 / 3) / 2)
+    # MEP over the min(n, 3) listed items: [1] -> 1, [1, 2] -> 1/2, [1, 2, 0] -> 2/3
+    assert (got["mep@1"], got["mep@2"]) == (1.0, 0.5) and got["mep@4"] == pytest.approx(2 / 3)
+    with pytest.raises(ConfigError, match="candidates"):
+        M.evaluate_topn(scores, train, test, candidates="all")
+
+
+def test_per_user_metrics_index_the_evaluated_users():
+    frame = M.per_user_metrics(SCORES, TRAIN, TEST, ks=(3,))
+    assert frame.index.tolist() == [0, 1]  # user 2 has no test item
+    assert frame.loc[0, "precision@3"] == pytest.approx(2 / 3)
+
+
+def test_validation_metrics():
+    target = sp.csr_array(np.array([[0, 4.0, 0], [2.0, 0, 5.0]]))
+    v = M.Validation(target, metric="rmse")
+    rows, items = v.pairs()
+    assert rows.tolist() == [0, 1, 1] and items.tolist() == [1, 0, 2]
+    assert v.evaluate(np.array([4.0, 1.0, 6.0])) == pytest.approx(np.sqrt((0 + 1 + 0) / 3))  # 1 and 6 clipped
+    assert not v.higher_is_better
+    ranking = M.Validation(target, fold_in=sp.csr_array(np.array([[1.0, 0, 0], [0, 1.0, 0]])), metric="ndcg@10")
+    scores = np.array([[9.0, 1.0, 0.0], [0.0, 9.0, 1.0]])  # fold-in items are never ranked
+    assert ranking.evaluate(scores) == pytest.approx(np.nanmean([1.0, (1 + 1 / np.log2(3)) / (1 + 1 / np.log2(3))]))
+    with pytest.raises(DataError, match="no interactions"):
+        M.Validation(sp.csr_array((2, 3)))
 
 
 def test_metric_shape_mismatch_and_empty_k():

@@ -5,7 +5,9 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from replication import explain
 from replication.errors import ConfigError, DataError
+from replication.experiments import protocols
 from replication.models import semauto as S
 
 
@@ -23,7 +25,7 @@ def toy(seed=0, n_users=6, n_items=9, n_features=7, density=0.5):
 def real():
     from replication import splits
 
-    data, feats = S._data_and_features(2, "all")
+    data, feats = protocols.load_data(), protocols.item_features(2)
     split = splits.holdout_split(data.ratings, 0.2, seed=1, shape=(data.n_users, data.n_items))
     return split.train, feats
 
@@ -31,7 +33,7 @@ def real():
 def test_fast_equals_dense_reference_on_real_users(real):
     train, feats = real
     users = [0, 7, 300, 942]
-    fast = S.SemAuto(epochs=60).fit(train, feats.matrix)  # float32, collapsed: the setting the chapter uses
+    fast = S.MaskedNetworks(epochs=60).fit(train, feats.matrix)  # float32, collapsed: the setting the chapter uses
     ref = S.reference_fit(train, feats.matrix, users, epochs=60)
     assert np.abs(fast.profiles()[users] - ref["profiles"]).max() < 1e-5
     assert np.abs(fast.predictions().toarray()[users] - ref["pred"]).max() < 1e-5
@@ -43,7 +45,7 @@ def test_fast_equals_dense_reference_on_real_users(real):
 def test_fast_equals_reference_float64(loss, collapse):
     R, M = toy()
     graph = S.build_graph(R, M, collapse=collapse)
-    fast = S.SemAuto(epochs=300, loss=loss, dtype=np.float64).fit(R, M, graph=graph)
+    fast = S.MaskedNetworks(epochs=300, loss=loss, dtype=np.float64).fit(R, M, graph=graph)
     ref = S.reference_fit(R, M, range(R.shape[0]), epochs=300, loss=loss)
     np.testing.assert_allclose(fast.profiles(scaled=False), ref["raw"], atol=1e-10)
     np.testing.assert_allclose(fast.profiles(), ref["profiles"], atol=1e-10)
@@ -85,11 +87,11 @@ def test_masked_gradients_are_exactly_zero():
 
 def test_users_are_independent():
     R, M = toy(4, n_users=8)
-    before = S.SemAuto(epochs=100, dtype=np.float64).fit(R, M)
+    before = S.MaskedNetworks(epochs=100, dtype=np.float64).fit(R, M)
     changed = R.toarray()
     changed[3] = 0
     changed[3, [1, 2, 5]] = [1, 5, 2]
-    after = S.SemAuto(epochs=100, dtype=np.float64).fit(sp.csr_array(changed), M)
+    after = S.MaskedNetworks(epochs=100, dtype=np.float64).fit(sp.csr_array(changed), M)
     others = [u for u in range(8) if u != 3]
     np.testing.assert_allclose(after.profiles()[others], before.profiles()[others], atol=1e-12)
     np.testing.assert_allclose(after.predictions().toarray()[others], before.predictions().toarray()[others],
@@ -99,7 +101,7 @@ def test_users_are_independent():
 
 def test_unmasked_equals_dense_fully_connected_network():
     R, M = toy(5)
-    model = S.UnmaskedAE(epochs=200).fit(R, M)
+    model = S.UnmaskedNetworks(epochs=200).fit(R, M)
     for user in range(R.shape[0]):
         x, mask, items, feats = S.user_mask(R, M, user)
         ref = S.reference_user(x, np.ones_like(mask), epochs=200)  # same hidden size, every connection present
@@ -110,8 +112,8 @@ def test_unmasked_equals_dense_fully_connected_network():
 
 def test_training_is_deterministic_and_reduces_loss():
     R, M = toy(6)
-    a = S.SemAuto(epochs=50).fit(R, M)
-    b = S.SemAuto(epochs=50).fit(R, M)
+    a = S.MaskedNetworks(epochs=50).fit(R, M)
+    b = S.MaskedNetworks(epochs=50).fit(R, M)
     assert np.array_equal(a.profiles(), b.profiles())
     assert a.losses[-1] < a.losses[0]
 
@@ -119,66 +121,87 @@ def test_training_is_deterministic_and_reduces_loss():
 def test_minmax_profiles_hand_case():
     R = sp.csr_array(np.array([[5, 1, 0]], dtype=np.float32))
     M = sp.csr_array(np.array([[1, 0, 1, 0], [0, 1, 1, 0], [0, 0, 0, 1]], dtype=np.float32))
-    model = S.SemAuto(epochs=0).fit(R, M)
+    model = S.MaskedNetworks(epochs=0).fit(R, M)
     # before training a_f = 0.01 * sum of scaled ratings: f0 = 0.01, f1 = 0.002, f2 = 0.012; f3 absent
     np.testing.assert_allclose(model.profiles(scaled=False)[0], [0.01, 0.002, 0.012, 0.0], atol=1e-8)
     np.testing.assert_allclose(model.profiles()[0], [0.8, 0.0, 1.0, 0.0], atol=1e-6)
 
 
+def fitted(P, M, R):
+    """A SemAuto recommender holding given profiles (to test its scoring by hand)."""
+    model = S.SemAuto(k=1)
+    model.profiles_, model.item_features_, model.train_ = P, sp.csr_array(M, dtype=np.float64), R
+    return model
+
+
 def test_sum_and_knn_scores_hand_case():
     P = np.array([[1.0, 0.0, 0.5], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     M = sp.csr_array(np.array([[1, 0, 1], [0, 1, 0]], dtype=np.float32))
-    np.testing.assert_allclose(S.sum_scores(P, M), [[1.5, 0.0], [1.0, 0.0], [0.0, 1.0]])
     R = sp.csr_array(np.array([[0, 0], [4, 0], [0, 5]], dtype=np.float32))
-    idx, sim = S.cosine_neighbours(P, 1)
-    assert idx[0, 0] == 1 and sim[0, 0] == pytest.approx(1 / np.sqrt(1.25))
-    scores = S.knn_scores((idx, sim), R, 1)
-    np.testing.assert_allclose(scores[0], [4.0, 0.0])  # one neighbour: its own rating
-    idx2, sim2 = S.cosine_neighbours(P, 2)
-    s2 = S.knn_scores((idx2, sim2), R, 2)
-    w = sim2[0]
-    assert s2[0, 0] == pytest.approx(w[0] * 4 / (abs(w[0]) + abs(w[1])))
+    model = fitted(P, M, R)
+    np.testing.assert_allclose(model.variant("sum").score(), [[1.5, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    # user 0's nearest profile is user 1 (cosine 1 / sqrt(1.25)); one neighbour: its own rating
+    np.testing.assert_allclose(model.score()[0], [4.0, 0.0])
+    two = model.variant(k=2).score()
+    w = [1 / np.sqrt(1.25), 0.0]  # similarities of user 0 to users 1 and 2
+    assert two[0, 0] == pytest.approx(w[0] * 4 / (abs(w[0]) + abs(w[1])))
+    np.testing.assert_allclose(model.score(np.array([2])), model.score()[[2]])
+    assert model.variant("sum").recommender == "sum" and model.recommender == "knn"
+
+
+def test_recommender_trains_through_the_protocol():
+    R, M = toy(3)
+    model = S.SemAuto(epochs=40, k=2).fit(R, side=M)
+    ref = S.MaskedNetworks(epochs=40).fit(R, M)
+    np.testing.assert_allclose(model.profiles_, ref.profiles())
+    assert list(model.history_["loss"]) == list(ref.losses)
+    plain = S.SemAuto(epochs=40, masked=False).fit(R, side=M)
+    assert set(np.unique(plain.profiles_)) <= {0.0, 1.0}  # the unmasked profile is the feature set
+    with pytest.raises(ConfigError, match="item x feature|items x features"):
+        S.SemAuto().fit(R)
+    with pytest.raises(ConfigError, match="row indices"):
+        model.score(R)  # no fold-in: SEMAUTO trains one network per fitted user
 
 
 def test_explanations_use_readable_labels(real):
     from replication import datasets
 
     train, feats = real
-    model = S.SemAuto(epochs=20).fit(train, feats.matrix)
+    model = S.MaskedNetworks(epochs=20).fit(train, feats.matrix)
     P = model.profiles()
     data = datasets.load()
-    item = int(np.argmax(S.sum_scores(P[[0]], feats.matrix)[0]))
-    table = S.explain(P, feats.matrix, feats.features, train, 0, item, n=3, titles=data.title)
+    item = int(np.argmax((feats.matrix @ P[0])))
+    table = explain.feature_reasons(P, feats.matrix, feats.features, train, 0, item, n=3, titles=data.title)
     assert len(table) == 3 and table["weight"].is_monotonic_decreasing
     assert not table["label"].str.contains(r"\bm\.0", regex=True).any()
-    text = S.explanation_text(data.title(item), table)
+    text = explain.explanation_text(data.title(item), table)
     assert text.startswith("Recommended") and table["label"].iloc[0] in text
 
 
 def test_bad_inputs_raise_clear_errors():
     R, M = toy()
-    with pytest.raises(ConfigError, match="learning rate"):
-        S.SemAuto(lr=0).fit(R, M)
+    with pytest.raises(ConfigError, match="lr"):
+        S.MaskedNetworks(lr=0).fit(R, M)
     with pytest.raises(ConfigError, match="epochs"):
-        S.SemAuto(epochs=-1).fit(R, M)
+        S.MaskedNetworks(epochs=-1).fit(R, M)
     with pytest.raises(ConfigError, match="loss"):
-        S.SemAuto(loss="l1").fit(R, M)
+        S.MaskedNetworks(loss="l1").fit(R, M)
     with pytest.raises(DataError, match="items"):
         S.build_graph(R, M[:5])
-    with pytest.raises(DataError, match="ratings must lie"):
+    with pytest.raises(DataError, match=r"\(0, 5.0\]"):
         S.build_graph(R * 2, M)
     with pytest.raises(DataError, match="scipy.sparse"):
         S.build_graph(R.toarray(), M)
     with pytest.raises(ConfigError, match="k must be"):
-        S.cosine_neighbours(np.eye(3), 3)
+        S.SemAuto(k=0)
 
 
 def test_explanations_can_skip_ubiquitous_features(real):
     train, feats = real
-    model = S.SemAuto(epochs=5).fit(train, feats.matrix)
+    model = S.MaskedNetworks(epochs=5).fit(train, feats.matrix)
     P = model.profiles()
     item = int(np.argmax(feats.matrix.sum(axis=1)))  # the film with most features
-    table = S.explain(P, feats.matrix, feats.features, train, 3, item, n=5, max_items=50)
+    table = explain.feature_reasons(P, feats.matrix, feats.features, train, 3, item, n=5, max_items=50)
     assert (feats.features["n_items"].to_numpy()[table["feature"].to_numpy()] <= 50).all()
 
 
@@ -190,7 +213,7 @@ def test_mean_rank_correlation_hand_case():
 
 def test_profile_correlation_matches_numpy():
     R, M = toy(7)
-    model = S.SemAuto(epochs=30, dtype=np.float64, init=0.01).fit(R, M, snapshots=(0,))
+    model = S.MaskedNetworks(epochs=30, dtype=np.float64, init=0.01).fit(R, M, snapshots=(0,))
     g = model.graph
     corr = S.profile_correlation(g, model.snapshots[0], model.pre_)
     for user in range(g.n_users):

@@ -1,4 +1,4 @@
-"""Tests for replication.models.vae: Mult-DAE, Mult-VAE and C-VAE."""
+"""Tests for replication.models.vae: Mult-DAE, Mult-VAE and C-VAE under the one protocol."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,11 @@ import torch
 from torch.nn import functional as F
 
 from replication import metrics
-from replication.errors import ConfigError
+from replication.errors import ConfigError, DataError
+from replication.experiments import protocols
+from replication.metrics import Validation
 from replication.models import vae
+from replication.models.vae import MultVAE
 
 torch.set_num_threads(1)
 
@@ -34,7 +37,7 @@ def split_rows(X, seed=0):
     return sp.csr_array(np.where(out, 0, dense).astype(np.float32)), sp.csr_array(out.astype(np.float32))
 
 
-SMALL = dict(hidden=16, latent=4, batch_size=16)
+SMALL = dict(hidden=16, latent=4, batch_size=16, device="cpu", patience=None)
 
 
 # ---------------------------------------------------------------- network
@@ -42,7 +45,7 @@ SMALL = dict(hidden=16, latent=4, batch_size=16)
 
 def test_sparse_first_layer_equals_dense_reference():
     torch.manual_seed(0)
-    model = vae.MultVAE(12, hidden=7, latent=3, n_conditions=4).eval()
+    model = vae.VAENet(12, hidden=7, latent=3, n_conditions=4).eval()
     x = (torch.rand(5, 12) < 0.4).float()
     x[0] = 0.0  # an empty row
     c = torch.tensor([-1, 0, 3, 2, -1])
@@ -55,7 +58,7 @@ def test_sparse_first_layer_equals_dense_reference():
 
 def test_dropout_keeps_expected_scale_and_only_touches_observed_entries():
     torch.manual_seed(0)
-    model = vae.MultVAE(50, hidden=3, latent=2, dropout=0.5)
+    model = vae.VAENet(50, hidden=3, latent=2, dropout=0.5)
     x = torch.zeros(2000, 50)
     x[:, :4] = 1.0
     model.enc_weight.data = torch.zeros(50, 3)
@@ -72,7 +75,7 @@ def test_dropout_keeps_expected_scale_and_only_touches_observed_entries():
 
 def test_gradient_is_zero_for_items_and_conditions_absent_from_the_batch():
     torch.manual_seed(0)
-    model = vae.MultVAE(10, hidden=5, latent=2, n_conditions=3, dropout=0.0)
+    model = vae.VAENet(10, hidden=5, latent=2, n_conditions=3, dropout=0.0)
     x = torch.zeros(2, 10)
     x[0, [1, 2]] = 1.0
     x[1, [2, 5]] = 1.0
@@ -103,7 +106,7 @@ def test_loss_terms_match_hand_computation():
 
 def test_eval_mode_is_deterministic_and_uses_the_mean():
     torch.manual_seed(1)
-    model = vae.MultVAE(8, hidden=6, latent=3).eval()
+    model = vae.VAENet(8, hidden=6, latent=3).eval()
     x = (torch.rand(4, 8) < 0.5).float()
     x[:, 0] = 1
     a, mu, _ = model(x)
@@ -133,34 +136,54 @@ def test_condition_targets_keep_only_items_with_the_condition():
 # ---------------------------------------------------------------- training
 
 
-def test_fit_is_deterministic_and_reloads_best_epoch():
+def test_fit_is_deterministic_and_keeps_the_best_epoch():
     X, _, _ = two_tribes()
     fold_in, held_out = split_rows(X, seed=1)
-    runs = [vae.fit_vae(X, fold_in, held_out, epochs=6, seed=3, **SMALL) for _ in range(2)]
-    (m1, h1), (m2, h2) = runs
+    valid = Validation(held_out, fold_in=fold_in, metric="ndcg@100")
+    m1, m2 = (MultVAE(epochs=6, seed=3, **SMALL).fit(X, valid=valid) for _ in range(2))
+    h1, h2 = m1.history_, m2.history_
     np.testing.assert_array_equal(h1["loss"].to_numpy(), h2["loss"].to_numpy())
-    np.testing.assert_array_equal(vae.score(m1, fold_in), vae.score(m2, fold_in))
+    np.testing.assert_array_equal(m1.score(fold_in), m2.score(fold_in))
     best = h1.attrs["best_epoch"]
-    assert h1.loc[h1["epoch"] == best, "ndcg@100"].item() == pytest.approx(h1["ndcg@100"].max())
-    assert vae.ndcg100(m1, fold_in, held_out) == pytest.approx(h1["ndcg@100"].max(), abs=1e-9)
+    assert h1.loc[h1["epoch"] == best, "valid"].item() == pytest.approx(h1["valid"].max())
+    assert valid.evaluate(m1.score(fold_in)) == pytest.approx(h1["valid"].max(), abs=1e-9)
+
+
+def test_patience_stops_training():
+    X, _, _ = two_tribes()
+    fold_in, held_out = split_rows(X, seed=1)
+    model = MultVAE(epochs=200, seed=0, **{**SMALL, "patience": 3}).fit(
+        X, valid=Validation(held_out, fold_in=fold_in))
+    h = model.history_
+    assert h.attrs["stopped_early"] and len(h) == h.attrs["best_epoch"] + 3 < 200
 
 
 def test_beta_annealing_schedule_and_dae_has_no_kl():
     X, _, _ = two_tribes(n_users=32)
-    _, h = vae.fit_vae(X, epochs=4, seed=0, beta_cap=0.3, anneal_steps=5, **SMALL)  # 2 updates per epoch
-    # beta logged is the value used in the epoch's last update: step index 1, 3, 5, 7 -> min(0.3, s/5)
-    np.testing.assert_allclose(h["beta"].to_numpy(), [0.2, 0.3, 0.3, 0.3])
-    _, h = vae.fit_vae(X, epochs=2, seed=0, variational=False, **SMALL)
+    h = MultVAE(epochs=4, seed=0, beta_cap=0.3, anneal_steps=5, **SMALL).fit(X).history_  # 2 updates per epoch
+    # beta logged is the mean over the epoch's two updates: steps (0, 1), (2, 3), (4, 5), (6, 7) -> min(0.3, s/5)
+    np.testing.assert_allclose(h["beta"].to_numpy(), [0.1, 0.3, 0.3, 0.3])
+    h = MultVAE(epochs=2, seed=0, variational=False, **SMALL).fit(X).history_
     assert (h["kl"] == 0).all() and (h["beta"] == 0).all()
     np.testing.assert_allclose(h["loss"], h["nll"])
 
 
-def test_default_anneal_reaches_cap_at_half_of_training():
+def test_beta_enters_the_loss_as_nll_plus_beta_kl():
     X, _, _ = two_tribes(n_users=32)
-    _, h = vae.fit_vae(X, epochs=8, seed=0, beta_cap=0.2, **SMALL)  # 16 updates, anneal_steps 8
-    assert h.attrs["config"]["anneal_steps"] == 8
-    assert h["beta"].iloc[:3].max() < 0.2 + 1e-12 and h["beta"].iloc[-1] == pytest.approx(0.2)
-    assert h["beta"].iloc[1] == pytest.approx(min(0.2, 3 / 8))
+    h = MultVAE(epochs=3, seed=0, beta_cap=0.5, anneal_steps=1, batch_size=32, **{k: v for k, v in SMALL.items()
+                                                                                 if k != "batch_size"}).fit(X).history_
+    # one update per epoch; beta = min(0.5, step / 1): 0 at the first update, then 0.5
+    np.testing.assert_allclose(h["beta"], [0.0, 0.5, 0.5])
+    np.testing.assert_allclose(h["loss"], h["nll"] + h["beta"] * h["kl"], rtol=1e-5)
+
+
+def test_default_anneal_reaches_the_cap_after_cap_times_fraction_of_the_budget():
+    X, _, _ = two_tribes(n_users=32)
+    model = MultVAE(epochs=20, seed=0, beta_cap=0.2, **SMALL).fit(X)  # 40 updates, anneal_steps = 0.5 * 40 = 20
+    assert model.anneal_steps_ == 20
+    h = model.history_
+    # the cap 0.2 is reached at step 0.2 * 20 = 4, i.e. within the 3rd epoch (steps 4 and 5): 10% of the updates
+    assert h["beta"].iloc[1] < 0.2 and h["beta"].iloc[2] == pytest.approx(0.2)
 
 
 def test_models_learn_the_two_tribes():
@@ -170,8 +193,8 @@ def test_models_learn_the_two_tribes():
     pop_top = metrics.top_k(np.tile(pop, (X.shape[0], 1)), 5, exclude=fold_in)
     pop_ndcg = np.nanmean(metrics.ndcg_at_k(pop_top, held_out))
     for kw in (dict(variational=False), dict()):
-        model, _ = vae.fit_vae(X, fold_in, held_out, epochs=25, seed=0, lr=3e-3, **SMALL, **kw)
-        top = metrics.top_k(vae.score(model, fold_in), 5, exclude=fold_in)
+        model = MultVAE(epochs=25, seed=0, lr=3e-3, **SMALL, **kw).fit(X)
+        top = metrics.top_k(model.score(fold_in), 5, exclude=fold_in)
         assert np.nanmean(metrics.ndcg_at_k(top, held_out)) > pop_ndcg + 0.2
         # recommendations stay inside the user's tribe
         assert ((top // 20) == tribe[:, None]).mean() > 0.9
@@ -179,12 +202,13 @@ def test_models_learn_the_two_tribes():
 
 def test_cvae_condition_pushes_its_items_up():
     X, conds, _ = two_tribes()
-    model, history = vae.fit_vae(X, conditions=conds, epochs=30, seed=0, lr=3e-3, cond_per_epoch=None, **SMALL)
-    assert history["rows"].iloc[0] == len(vae.expand_conditions(X, conds)[0])
-    plain = metrics.top_k(vae.score(model, X), 4, exclude=X)
+    model = MultVAE(epochs=30, seed=0, lr=3e-3, cond_per_epoch=None, **SMALL).fit(X, side=conds)
+    assert model.name == "C-VAE"
+    assert model.history_["weight"].iloc[0] == len(vae.expand_conditions(X, conds)[0])
+    plain = metrics.top_k(model.score(X), 4, exclude=X)
     shares = []
     for c in (0, 1):
-        top = metrics.top_k(vae.score(model, X, condition=c), 4, exclude=X)
+        top = metrics.top_k(model.score(X, condition=c), 4, exclude=X)
         shares.append(conds[top, c].mean())
     # the conditions partition the items, so unconditioned shares average 0.5
     assert (conds[plain, 0].mean() + conds[plain, 1].mean()) / 2 == pytest.approx(0.5)
@@ -194,24 +218,26 @@ def test_cvae_condition_pushes_its_items_up():
 def test_balanced_subsample_size():
     X, conds, _ = two_tribes(n_users=40)
     n_cond = len(vae.expand_conditions(X, conds)[0]) - 40
-    _, h = vae.fit_vae(X, conditions=conds, epochs=1, seed=0, cond_per_epoch=0.5, **SMALL)
-    assert h["rows"].iloc[0] == 40 + 20
-    _, h = vae.fit_vae(X, conditions=conds, epochs=1, seed=0, cond_per_epoch=None, **SMALL)
-    assert h["rows"].iloc[0] == 40 + n_cond
+    h = MultVAE(epochs=1, seed=0, cond_per_epoch=0.5, **SMALL).fit(X, side=conds).history_
+    assert h["weight"].iloc[0] == 40 + 20
+    h = MultVAE(epochs=1, seed=0, cond_per_epoch=None, **SMALL).fit(X, side=conds).history_
+    assert h["weight"].iloc[0] == 40 + n_cond
 
 
 def test_score_and_encode_shapes_and_conditions():
     X, conds, _ = two_tribes(n_users=10)
-    model, _ = vae.fit_vae(X, conditions=conds, epochs=1, seed=0, **SMALL)
-    assert vae.score(model, X).shape == (10, 40)
-    assert vae.encode(model, X, condition=1).shape == (10, 4)
+    model = MultVAE(epochs=1, seed=0, **SMALL).fit(X, side=conds)
+    assert model.score(X).shape == (10, 40)
+    np.testing.assert_allclose(model.score(), model.score(X), rtol=1e-5, atol=1e-6)  # fitted users = own rows
+    np.testing.assert_allclose(model.score(np.array([2, 4])), model.score()[[2, 4]], rtol=1e-5, atol=1e-6)
+    assert model.encode(X, condition=1).shape == (10, 4)
     per_row = np.array([0, 1] * 5)
-    mixed = vae.score(model, X, condition=per_row)
-    np.testing.assert_allclose(mixed[::2], vae.score(model, X, condition=0)[::2], rtol=1e-5, atol=1e-6)
+    mixed = model.score(X, condition=per_row)
+    np.testing.assert_allclose(mixed[::2], model.score(X, condition=0)[::2], rtol=1e-5, atol=1e-6)
     with pytest.raises(ConfigError, match="one index per row"):
-        vae.score(model, X, condition=np.zeros(3))
+        model.score(X, condition=np.zeros(3))
     with pytest.raises(ConfigError, match=r"\[-1, 1\]"):
-        vae.score(model, X, condition=2)
+        model.score(X, condition=2)
 
 
 # ---------------------------------------------------------------- bad inputs
@@ -219,21 +245,23 @@ def test_score_and_encode_shapes_and_conditions():
 
 def test_bad_inputs_raise_clear_errors():
     X, conds, _ = two_tribes(n_users=10)
-    with pytest.raises(ConfigError, match="both valid_in and valid_out"):
-        vae.fit_vae(X, valid_in=X, epochs=1)
-    with pytest.raises(ConfigError, match="scipy sparse"):
-        vae.fit_vae(X.toarray(), epochs=1)
-    with pytest.raises(ConfigError, match="item columns"):
-        vae.fit_vae(X, sp.csr_array((10, 3), dtype=np.float32), sp.csr_array((10, 3), dtype=np.float32), epochs=1)
+    with pytest.raises(DataError, match="scipy.sparse"):
+        MultVAE(epochs=1).fit(X.toarray())
+    with pytest.raises(DataError, match="valid.fold_in"):
+        Validation(X, fold_in=sp.csr_array((10, 3), dtype=np.float32))
     with pytest.raises(ConfigError, match="dropout"):
-        vae.MultVAE(10, dropout=1.0)
+        vae.VAENet(10, dropout=1.0)
     with pytest.raises(ConfigError, match="epochs"):
-        vae.fit_vae(X, epochs=0)
-    with pytest.raises(ConfigError, match="item_conditions"):
+        MultVAE(epochs=0)
+    with pytest.raises(DataError, match="item_conditions"):
         vae.expand_conditions(X, conds[:5])
-    model, _ = vae.fit_vae(X, epochs=1, **SMALL)
+    with pytest.raises(DataError, match="conditions"):
+        MultVAE(epochs=1, **SMALL).fit(X, side=conds[:5])
+    model = MultVAE(epochs=1, **SMALL).fit(X)
     with pytest.raises(ConfigError, match="no condition input"):
-        vae.score(model, X, condition=0)
+        model.score(X, condition=0)
+    with pytest.raises(ConfigError, match="not fitted"):
+        MultVAE().score(X)
 
 
 # ---------------------------------------------------------------- conditioned evaluation
@@ -244,26 +272,13 @@ def test_conditioned_eval_hand_case_and_post_filter():
     fold_in = sp.csr_array(np.array([[1, 0, 0, 0]], dtype=np.float32))
     held_out = sp.csr_array(np.array([[0, 1, 1, 0]], dtype=np.float32))
     scores = np.array([[9.0, 1.0, 3.0, 2.0]])  # ranking after excluding item 0: 2, 3, 1
-    table = vae.conditioned_eval(lambda c: scores, fold_in, held_out, conds, k=2)
+    table = protocols.conditioned_eval(lambda c: scores, fold_in, held_out, conds, k=2)
     assert table["share"].tolist() == [0.0, 1.0]
     # condition 0: relevant {1}, not in top-2 -> 0; condition 1: relevant {2} at rank 1 -> 1
     assert table["ndcg"].tolist() == [0.0, 1.0]
-    filtered = vae.conditioned_eval(lambda c: scores, fold_in, held_out, conds, k=1, post_filter=True)
+    filtered = protocols.conditioned_eval(lambda c: scores, fold_in, held_out, conds, k=1, post_filter=True)
     assert filtered["share"].tolist() == [1.0, 1.0]
     assert filtered["ndcg"].tolist() == [1.0, 1.0]
-
-
-def test_fit_many_in_parallel_equals_sequential():
-    X, conds, _ = two_tribes(n_users=24)
-    jobs = [dict(train_csr=X, epochs=2, seed=s, **SMALL) for s in (0, 1)]
-    jobs.append(dict(train_csr=X, conditions=conds, epochs=2, seed=2, **SMALL))
-    sequential = vae.fit_many(jobs, n_jobs=1)
-    parallel = vae.fit_many(jobs, n_jobs=2)
-    for (m1, h1), (m2, h2) in zip(sequential, parallel):
-        np.testing.assert_array_equal(h1["loss"].to_numpy(), h2["loss"].to_numpy())
-        np.testing.assert_allclose(vae.score(m1, X), vae.score(m2, X), rtol=1e-6, atol=1e-6)
-    with pytest.raises(ConfigError, match="n_jobs"):
-        vae.fit_many(jobs, n_jobs=0)
 
 
 def test_balanced_sampling_draws_rare_conditions_as_often_as_common_ones():
@@ -286,7 +301,7 @@ def test_fit_binarizes_a_copy_and_leaves_the_callers_matrix_alone():
     X, _, _ = two_tribes(n_users=16)
     ratings = X.copy()
     ratings.data[:] = 4.0
-    model, _ = vae.fit_vae(ratings, epochs=1, seed=0, **SMALL)
+    model = MultVAE(epochs=1, seed=0, **SMALL).fit(ratings)
     assert (ratings.data == 4.0).all()
-    reference, _ = vae.fit_vae(X, epochs=1, seed=0, **SMALL)
-    np.testing.assert_allclose(vae.score(model, X), vae.score(reference, X), rtol=1e-5, atol=1e-5)
+    reference = MultVAE(epochs=1, seed=0, **SMALL).fit(X)
+    np.testing.assert_allclose(model.score(X), reference.score(X), rtol=1e-5, atol=1e-5)

@@ -1,74 +1,98 @@
 """U-AutoRec (Sedhain et al. 2015) and E-AutoRec (Haghighi et al. 2019) in one implementation.
 
-The model maps a user's rating vector r (length n_items, ratings divided by ``scale`` = 5 so a 1-star rating is
+The network maps a user's rating vector r (length n_items, ratings divided by ``scale`` = 5 so a 1-star rating is
 0.2 and a missing one 0) and, for E-AutoRec, an extra input block e (the explainability vector of
 :mod:`replication.explain`, also divided by ``scale``) to a reconstruction of r:
 
     h = sigmoid(W1 [r; e] + b),        r_hat = W2 h + b'          (identity output)
 
-U-AutoRec is the same module with no extra inputs (``n_extra_inputs=0``). Training minimizes the paper's Eq. 3,
+U-AutoRec is the same network without the extra block. Training minimizes the paper's Eq. 3,
 
     sum_u || m_u * (r_u - r_hat_u) ||^2 + (l2 / 2) (||W1||_F^2 + ||W2||_F^2),
 
 where m_u masks the observed ratings (``loss="masked"``), or the plain squared error over every entry, missing
 ones counted as 0 (``loss="full"``, the mistake the masked loss avoids). Biases are not regularized.
 
-Speed: the loss needs outputs only at observed ratings, and the model exposes that sparse path (``encode`` accepts a
-torch sparse input, ``decode_at`` evaluates W2 h + b' only at given (user, item) pairs by gathering rows of W2).
-Measured on the 2-core CPU of this project (torch 2.13), however, torch's sparse mm and the row gathers were
-slower than dense BLAS at MovieLens-100K size (943 x 1682, 6% dense; E-AutoRec's second block is ~50% dense), so
-``fit_autorec`` trains on dense full-batch tensors and masks the loss by multiplying with the 0/1 observation
-matrix (the gradient at unobserved outputs is exactly zero). One full-batch epoch is ~7 matrix products.
-Predictions are always computed from the TRAINING rating vector: test ratings are never fed as input.
+Speed (``sparse=True``, the default): the masked loss needs the reconstruction only at the observed ratings, so the
+encoder reads the sparse input (an embedding-bag sum of the rated items' weight rows) and the decoder is evaluated
+only at the observed (user, item) pairs (a sampled dense-dense product, :class:`SampledDot`, whose backward pass
+is two sparse-dense products); the full score matrix is computed only for ranking. ``sparse=False`` is the dense
+reference: full (users x items) products with the loss masked by multiplying with the 0/1 observation matrix.
+Both give the same training to float tolerance (tested). Predictions are always computed from the TRAINING rating
+vector: test ratings are never fed as input.
 
-Public API
-----------
-``AutoRec(n_items, hidden=300, n_extra_inputs=0, scale=5.0)``: torch.nn.Module; ``forward(x, extra=None)`` -> dense
-outputs in scaled units (x = ratings / scale); ``encode(x, extra)`` -> h; ``decode(h)``; ``decode_at(h, rows,
-items)``; ``penalty()`` = (||W1||^2 + ||W2||^2) / 2.
-
-``fit_autorec(train, extra=None, hidden=300, epochs=40, lr=0.01, l2=3.0, loss="masked", input_dropout=0.0, seed=0,
-eval_truth=None, batch_size=None, scale=5.0, optimizer="rprop", progress=False) -> (model, history)``: ``history``
-is a DataFrame with one row per epoch: epoch, loss, train_rmse, test_rmse (NaN without ``eval_truth``); RMSEs in
-stars on predictions clipped to [1, scale]. optimizer "rprop" (full batch, the default) or "adam".
-
-``predict(model, train, extra=None, clip=True) -> np.ndarray``: dense (n_users, n_items) predicted ratings in
-stars (clipped to [1, model.scale] by default), from the training vectors.
+``AutoRec`` is the recommender of the book's protocol: ``fit(train, valid=Validation(..., metric="rmse"),
+side=E)`` (``side`` given = E-AutoRec), ``score(users)`` = raw predicted ratings in stars (for ranking),
+``predict(users)`` = the same clipped to [1, scale] (for RMSE).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-from replication.errors import ConfigError, DataError
+from ..checks import as_csr, check_choice, check_int, check_number
+from ..errors import ConfigError, DataError
+from .base import Recommender
+from .training import fit_loop, resolve_device
 
-__all__ = ["AutoRec", "fit_autorec", "predict", "LOSSES"]
+if TYPE_CHECKING:  # the type only: models never import the metrics module
+    from ..metrics import Validation
+
+__all__ = ["AutoRecNet", "AutoRec", "SampledDot", "LOSSES", "OPTIMIZERS"]
 
 LOSSES = ("masked", "full")
-OPTIMIZERS = ("adam", "rprop")
+OPTIMIZERS = ("rprop", "adam")
+CHUNK = 1 << 15  # pairs per block of the sampled product: bounds its temporary memory to CHUNK x hidden floats
 
 
-class AutoRec(nn.Module):
+class SampledDot(torch.autograd.Function):
+    """values[j] = h[rows[j]] . W[items[j]]: the decoder evaluated only at given (user, item) pairs.
+
+    Forward gathers in blocks of CHUNK pairs; backward scatters the gradient back with index_add (grad_h = G W,
+    grad_W = G^T h for the sparse matrix G of output gradients), never forming a dense users x items matrix."""
+
+    @staticmethod
+    def forward(ctx, h: torch.Tensor, W: torch.Tensor, rows: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(h, W, rows, items)
+        out = torch.empty(rows.shape[0], dtype=h.dtype, device=h.device)
+        for start in range(0, rows.shape[0], CHUNK):
+            r, i = rows[start:start + CHUNK], items[start:start + CHUNK]
+            out[start:start + CHUNK] = (h[r] * W[i]).sum(dim=1)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        h, W, rows, items = ctx.saved_tensors
+        grad_h = torch.zeros_like(h) if ctx.needs_input_grad[0] else None
+        grad_W = torch.zeros_like(W) if ctx.needs_input_grad[1] else None
+        for start in range(0, rows.shape[0], CHUNK):
+            r, i, g = rows[start:start + CHUNK], items[start:start + CHUNK], grad[start:start + CHUNK, None]
+            if grad_h is not None:
+                grad_h.index_add_(0, r, g * W[i])
+            if grad_W is not None:
+                grad_W.index_add_(0, i, g * h[r])
+        return grad_h, grad_W, None, None
+
+
+class AutoRecNet(nn.Module):
     """One-hidden-layer autoencoder: sigmoid encoder over [ratings; extra], identity decoder back to the ratings.
 
     Parameters are stored item-major so that the sparse paths gather rows: ``enc_weight`` (n_items +
     n_extra_inputs, hidden) is W1 transposed and ``dec_weight`` (n_items, hidden) is W2.
     """
 
-    def __init__(self, n_items: int, hidden: int = 300, n_extra_inputs: int = 0, scale: float = 5.0) -> None:
+    def __init__(self, n_items: int, hidden: int = 300, n_extra_inputs: int = 0) -> None:
         super().__init__()
-        for name, value, low in (("n_items", n_items, 1), ("hidden", hidden, 1), ("n_extra_inputs", n_extra_inputs, 0)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-        self.n_items, self.hidden, self.n_extra_inputs = int(n_items), int(hidden), int(n_extra_inputs)
-        self.scale = float(scale)
+        self.n_items = check_int("n_items", n_items, 1)
+        self.hidden = check_int("hidden", hidden, 1)
+        self.n_extra_inputs = check_int("n_extra_inputs", n_extra_inputs, 0)
         n_in = self.n_items + self.n_extra_inputs
         # small decoder weights (1/hidden, not 1/sqrt(hidden)): the initial output is the item bias plus ~0.1 star noise
         bound_in, bound_out = 1.0 / math.sqrt(n_in), 1.0 / self.hidden
@@ -77,26 +101,33 @@ class AutoRec(nn.Module):
         self.dec_weight = nn.Parameter(torch.empty(self.n_items, self.hidden).uniform_(-bound_out, bound_out))
         self.dec_bias = nn.Parameter(torch.zeros(self.n_items))
 
-    def encode(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
-        """Hidden codes h = sigmoid(W1 [x; extra] + b); x may be a sparse COO/CSR or dense (users, n_items) tensor."""
-        w_r = self.enc_weight[: self.n_items]
-        z = torch.sparse.mm(x, w_r) if x.is_sparse or x.layout == torch.sparse_csr else x @ w_r
+    def _extra_term(self, extra: torch.Tensor | None) -> torch.Tensor | float:
         if self.n_extra_inputs:
             if extra is None or extra.shape[1] != self.n_extra_inputs:
                 got = None if extra is None else tuple(extra.shape)
                 raise DataError(f"this model expects an extra input block of width {self.n_extra_inputs}, got {got}")
-            z = z + extra @ self.enc_weight[self.n_items:]
-        elif extra is not None:
+            return extra @ self.enc_weight[self.n_items:]
+        if extra is not None:
             raise DataError("this model has no extra inputs (n_extra_inputs=0) but `extra` was given")
-        return torch.sigmoid(z + self.enc_bias)
+        return 0.0
+
+    def encode(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """Hidden codes h = sigmoid(W1 [x; extra] + b) of dense (users, n_items) inputs."""
+        return torch.sigmoid(x @ self.enc_weight[: self.n_items] + self._extra_term(extra) + self.enc_bias)
+
+    def encode_rows(self, items: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor,
+                    extra: torch.Tensor | None = None) -> torch.Tensor:
+        """The same codes from sparse rows in CSR form (the rated items, each row's start, the scaled ratings)."""
+        z = F.embedding_bag(items, self.enc_weight[: self.n_items], offsets, mode="sum", per_sample_weights=values)
+        return torch.sigmoid(z + self._extra_term(extra) + self.enc_bias)
 
     def decode(self, h: torch.Tensor) -> torch.Tensor:
         """Dense reconstruction W2 h + b' for every item (users, n_items)."""
         return h @ self.dec_weight.T + self.dec_bias
 
     def decode_at(self, h: torch.Tensor, rows: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """Reconstruction only at the (rows[j], items[j]) pairs: sum over hidden units of h[row] * W2[item]."""
-        return (h[rows] * self.dec_weight[items]).sum(dim=1) + self.dec_bias[items]
+        """Reconstruction only at the (rows[j], items[j]) pairs."""
+        return SampledDot.apply(h, self.dec_weight, rows, items) + self.dec_bias[items]
 
     def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         """Dense reconstruction (scaled units) of the input rating vectors."""
@@ -107,152 +138,163 @@ class AutoRec(nn.Module):
         return 0.5 * (self.enc_weight.pow(2).sum() + self.dec_weight.pow(2).sum())
 
 
-# ---------------------------------------------------------------------------------------------------- helpers
+class _Rows:
+    """A CSR rating matrix as torch tensors, sliceable by users without a Python loop."""
+
+    def __init__(self, R: sp.csr_array, scale: float, device: torch.device) -> None:
+        self.n_users = R.shape[0]
+        self.indptr = torch.from_numpy(R.indptr.astype(np.int64)).to(device)
+        self.items = torch.from_numpy(R.indices.astype(np.int64)).to(device)
+        self.values = torch.from_numpy((R.data / scale).astype(np.float32)).to(device)
+        self.rows = torch.repeat_interleave(torch.arange(self.n_users, device=device), self.indptr.diff())
+
+    def select(self, users: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+        """(positions of the users' entries, local row of each entry, each row's offset) for a batch of users."""
+        if users is None:
+            return torch.arange(self.items.shape[0], device=self.items.device), self.rows, self.indptr[:-1]
+        starts, degree = self.indptr[users], self.indptr[users + 1] - self.indptr[users]
+        offsets = torch.cumsum(degree, 0) - degree
+        local = torch.repeat_interleave(torch.arange(len(users), device=users.device), degree)
+        positions = torch.repeat_interleave(starts - offsets, degree) + torch.arange(int(degree.sum()),
+                                                                                     device=users.device)
+        return positions, local, offsets
 
 
-def _check_csr(matrix: Any, name: str, n_items: int | None = None) -> sp.csr_array:
-    if not sp.issparse(matrix) or matrix.ndim != 2:
-        raise DataError(f"{name} must be a 2-D scipy.sparse users x items matrix, got {type(matrix).__name__}")
-    out = sp.csr_array(matrix, dtype=np.float32, copy=True)
-    out.sum_duplicates()
-    out.eliminate_zeros()
-    if n_items is not None and out.shape[1] != n_items:
-        raise DataError(f"{name} has {out.shape[1]} items, expected {n_items}")
-    if out.nnz and not np.isfinite(out.data).all():
-        raise DataError(f"{name} holds non-finite values")
-    return out
+class AutoRec(Recommender):
+    """U-AutoRec, or E-AutoRec when fitted with ``side`` = the explainability matrix E (in stars).
 
-
-def _extra_tensor(extra: Any, n_users: int, scale: float) -> torch.Tensor | None:
-    if extra is None:
-        return None
-    dense = extra.toarray() if sp.issparse(extra) else np.asarray(extra)
-    if dense.ndim != 2 or dense.shape[0] != n_users:
-        raise DataError(f"extra must be a (n_users={n_users}, n_extra) matrix, got shape {dense.shape}")
-    if not np.isfinite(dense).all():
-        raise DataError("extra holds non-finite values")
-    return torch.from_numpy((dense / scale).astype(np.float32))
-
-
-# ---------------------------------------------------------------------------------------------------- training
-
-
-def fit_autorec(train: Any, extra: Any = None, hidden: int = 300, epochs: int = 40, lr: float = 0.01,
-                l2: float = 3.0, loss: str = "masked", input_dropout: float = 0.0, seed: int = 0,
-                eval_truth: Any = None, batch_size: int | None = None, scale: float = 5.0,
-                optimizer: str = "rprop", progress: bool = False) -> tuple[AutoRec, pd.DataFrame]:
-    """Train U-AutoRec (extra=None) or E-AutoRec (extra = explainability matrix, in stars) with Adam.
-
-    train: users x items sparse training ratings (1..scale, 0 = missing). extra: optional (n_users, n_extra) dense
-    or sparse side input, divided by `scale` like the ratings. l2: lambda of Eq. 3 (the data term is a SUM of
-    squared errors in scaled units). loss: "masked" (observed ratings only, the paper) or "full" (every entry,
-    missing = 0). input_dropout: probability of zeroing each observed input rating (inverted dropout, i.e. the kept
-    ones are divided by 1 - p: a denoising AutoRec); the target stays uncorrupted and the extra block is never
-    corrupted. batch_size: users per Adam step (None = full batch); each step's penalty is scaled by its share of
-    users so that one epoch sums to Eq. 3. eval_truth: sparse ratings (e.g. the test split) whose RMSE is tracked
-    each epoch; it is never an input. Deterministic for a given seed.
-
-    Returns (model, history) where history has one row per epoch: epoch, loss (Eq. 3 summed over the epoch's
-    steps), train_rmse, test_rmse (NaN without eval_truth). Both RMSEs are in stars on predictions clipped to
-    [1, scale]; they are computed from the outputs of the epoch's own forward passes (each user at its mini-batch's
-    step, before that step's update), or, when input_dropout > 0, from a clean pass after the epoch.
+    hidden: k; l2: lambda of Eq. 3 (the data term is a SUM of squared errors in scaled units); optimizer "rprop"
+    (full batch, the default) or "adam"; batch_size: users per step (None = full batch; each step's penalty is
+    scaled by its share of users so that one epoch sums to Eq. 3); loss "masked" (the paper) or "full" (every
+    entry, missing = 0; always the dense path); input_dropout: probability of zeroing each observed input rating
+    (inverted dropout: a denoising AutoRec; the target stays complete, the extra block is never corrupted).
+    With ``valid`` (metric "rmse" on held-out ratings of the same users) the best epoch's weights are kept and
+    ``patience`` stops early. History columns: epoch, loss, train_rmse (stars, clipped, from the epoch's training
+    passes), valid, seconds. Deterministic for a given seed.
     """
-    if loss not in LOSSES:
-        raise ConfigError(f"loss must be one of {LOSSES}, got {loss!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if not 0.0 <= input_dropout < 1.0:
-        raise ConfigError(f"input_dropout must lie in [0, 1), got {input_dropout!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}")
-    if not (lr > 0 and l2 >= 0 and scale > 0):
-        raise ConfigError(f"need lr > 0, l2 >= 0 and scale > 0, got lr={lr!r}, l2={l2!r}, scale={scale!r}")
-    R = _check_csr(train, "train")
-    n_users, n_items = R.shape
-    if R.nnz == 0:
-        raise DataError("train has no ratings")
-    if R.data.min() < 0 or R.data.max() > scale:
-        raise DataError(f"train ratings must lie in (0, {scale}] (0 = missing), got [{R.data.min()}, {R.data.max()}]")
-    truth = _check_csr(eval_truth, "eval_truth", n_items) if eval_truth is not None else None
-    if truth is not None and truth.shape[0] != n_users:
-        raise DataError(f"eval_truth has {truth.shape[0]} users, train has {n_users}")
-    batch = n_users if batch_size is None else int(batch_size)
-    if batch < 1:
-        raise ConfigError(f"batch_size must be >= 1 or None, got {batch_size!r}")
 
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    X_extra = _extra_tensor(extra, n_users, scale)
-    model = AutoRec(n_items, hidden, 0 if X_extra is None else X_extra.shape[1], scale=scale)
-    with torch.no_grad():  # start every item at the mean training rating (items unseen in training stay there)
-        model.dec_bias.fill_(float(R.data.mean()) / scale)
-    if optimizer == "rprop":
-        opt = torch.optim.Rprop(model.parameters(), lr=lr)
-    else:
-        try:  # the fused CPU kernel is several times faster than the per-tensor loop; same update rule
-            opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
-        except (RuntimeError, TypeError):
-            opt = torch.optim.Adam(model.parameters(), lr=lr)
+    name = "AutoRec"
+    fold_in = True
 
-    X = torch.from_numpy((R.toarray() / scale).astype(np.float32))  # 0 = missing, r/5 otherwise
-    M = (X > 0).float()  # 1 at observed ratings: multiplying by it zeroes the gradient everywhere else
-    train_idx = torch.from_numpy(np.flatnonzero(R.toarray()))
-    train_val = X.reshape(-1)[train_idx]
-    if truth is not None:
-        test_idx = torch.from_numpy(np.flatnonzero(truth.toarray()))
-        test_val = torch.from_numpy((truth.toarray().ravel()[test_idx.numpy()] / scale).astype(np.float32))
-    full_batch = batch >= n_users
+    def __init__(self, hidden: int = 300, l2: float = 3.0, epochs: int = 40, patience: int | None = None,
+                 lr: float = 0.01, optimizer: str = "rprop", loss: str = "masked", input_dropout: float = 0.0,
+                 batch_size: int | None = None, scale: float = 5.0, sparse: bool = True, seed: int = 0,
+                 device: str = "auto", progress: bool = False) -> None:
+        self.hidden = check_int("hidden", hidden, 1)
+        self.l2 = check_number("l2", l2, 0.0)
+        self.epochs = check_int("epochs", epochs, 1)
+        self.patience = None if patience is None else check_int("patience", patience, 1)
+        self.lr = check_number("lr", lr, 0.0, low_open=True)
+        self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
+        self.loss = check_choice("loss", loss, LOSSES)
+        self.input_dropout = check_number("input_dropout", input_dropout, 0.0, 1.0, high_open=True)
+        self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, 1)
+        self.scale = check_number("scale", scale, 0.0, low_open=True)
+        self.sparse, self.seed = bool(sparse), check_int("seed", seed, 0)
+        self.device, self.progress = device, bool(progress)
 
-    def rmse_at(out: torch.Tensor, idx: torch.Tensor, val: torch.Tensor) -> float:
-        """RMSE in stars at flat indices of a dense (n_users, n_items) output, predictions clipped to [1, scale]."""
-        pred = out.reshape(-1)[idx].clamp(1.0 / scale, 1.0)
-        return scale * float(torch.sqrt(torch.mean((pred - val) ** 2)))
+    # ---------------------------------------------------------------------------------------------------- fitting
+    def _extra(self, side: Any, n_users: int, device: torch.device) -> torch.Tensor | None:
+        if side is None:
+            return None
+        dense = side.toarray() if sp.issparse(side) else np.asarray(side)
+        if dense.ndim != 2 or dense.shape[0] != n_users:
+            raise DataError(f"side (extra input) must be a (n_users={n_users}, n_extra) matrix, got {dense.shape}")
+        if not np.isfinite(dense).all():
+            raise DataError("side (extra input) holds non-finite values")
+        return torch.from_numpy((dense / self.scale).astype(np.float32)).to(device)
 
-    from tqdm.auto import tqdm
+    def fit(self, train: Any, *, valid: "Validation | None" = None, side: Any = None) -> "AutoRec":
+        """Train on `train` (ratings in (0, scale]); `side` = E makes it E-AutoRec."""
+        R = self._set_train(train, nonneg=True, max_value=self.scale)
+        n_users, n_items = R.shape
+        device = self.device_ = resolve_device(self.device)
+        torch.manual_seed(self.seed)
+        generator = torch.Generator(device=device).manual_seed(self.seed)
+        self.extra_ = self._extra(side, n_users, device)
+        self.name = "AutoRec" if self.extra_ is None else "E-AutoRec"
+        net = self.network_ = AutoRecNet(n_items, self.hidden, 0 if self.extra_ is None else self.extra_.shape[1])
+        net.to(device)
+        with torch.no_grad():  # start every item at the mean training rating (items unseen in training stay there)
+            net.dec_bias.fill_(float(R.data.mean()) / self.scale)
+        if self.optimizer == "rprop":
+            opt = torch.optim.Rprop(net.parameters(), lr=self.lr)
+        else:
+            opt = torch.optim.Adam(net.parameters(), lr=self.lr)
+        data = self.rows_ = _Rows(R, self.scale, device)
+        dense = not self.sparse or self.loss == "full"
+        full_batch = self.batch_size is None or self.batch_size >= n_users
 
-    records = []
-    for epoch in tqdm(range(1, epochs + 1), disable=not progress, desc="AutoRec", leave=False):
-        model.train()
-        order = torch.arange(n_users) if full_batch else torch.randperm(n_users, generator=gen)
-        total = 0.0
-        epoch_out = torch.empty(n_users, n_items) if not full_batch else None
-        for start in range(0, n_users, batch):
-            users = order[start:start + batch]
-            x, m = (X, M) if full_batch else (X[users], M[users])
-            if input_dropout > 0:
-                keep = torch.rand(x.shape, generator=gen) >= input_dropout
-                x_in = x * keep / (1.0 - input_dropout)
-            else:
-                x_in = x
-            ex = None if X_extra is None else (X_extra if full_batch else X_extra[users])
-            out = model(x_in, ex)
-            diff = out - x
-            data_term = ((diff * m) ** 2).sum() if loss == "masked" else (diff ** 2).sum()
-            objective = data_term + l2 * model.penalty() * (len(users) / n_users)
-            opt.zero_grad(set_to_none=True)
-            objective.backward()
-            opt.step()
-            total += float(objective.detach())
+        def batches(epoch: int):
             if full_batch:
-                epoch_out = out.detach()
+                return [None]
+            order = torch.randperm(n_users, generator=generator, device=device)
+            return [order[b:b + self.batch_size] for b in range(0, n_users, self.batch_size)]
+
+        def loss(users: torch.Tensor | None, step: int):
+            positions, local, offsets = data.select(users)
+            items, target = data.items[positions], data.values[positions]
+            inputs = target
+            if self.input_dropout > 0:
+                keep = torch.rand(target.shape, generator=generator, device=device) >= self.input_dropout
+                inputs = target * keep / (1.0 - self.input_dropout)
+            n_rows = n_users if users is None else len(users)
+            extra = None if self.extra_ is None else (self.extra_ if users is None else self.extra_[users])
+            if dense:
+                x_in = torch.zeros(n_rows, n_items, device=device).index_put_((local, items), inputs)
+                out = net(x_in, extra)
+                predicted = out[local, items]
+                if self.loss == "masked":
+                    data_term = ((predicted - target) ** 2).sum()
+                else:
+                    x = torch.zeros(n_rows, n_items, device=device).index_put_((local, items), target)
+                    data_term = ((out - x) ** 2).sum()
             else:
-                epoch_out[users] = out.detach()
-        if input_dropout > 0:  # the training passes saw corrupted inputs: evaluate a clean pass instead
-            model.eval()
+                h = net.encode_rows(items, offsets, inputs, extra)
+                predicted = net.decode_at(h, local, items)
+                data_term = ((predicted - target) ** 2).sum()
+            objective = data_term + self.l2 * net.penalty() * (n_rows / n_users)
             with torch.no_grad():
-                epoch_out = model(X, X_extra)
-        records.append({"epoch": epoch, "loss": total, "train_rmse": rmse_at(epoch_out, train_idx, train_val),
-                        "test_rmse": rmse_at(epoch_out, test_idx, test_val) if truth is not None else float("nan")})
-    model.eval()
-    return model, pd.DataFrame.from_records(records)
+                clipped = predicted.clamp(1.0 / self.scale, 1.0)
+                sq = float(((clipped - target) ** 2).sum()) * self.scale ** 2
+            return objective, {"train_mse": sq / max(len(target), 1)}, float(len(target))
 
+        validate = None
+        if valid is not None:
+            if valid.fold_in is not None:
+                raise ConfigError("AutoRec validates on held-out ratings of its training users (no fold-in rows)")
+            if valid.target.shape != R.shape:
+                raise DataError(f"valid.target has shape {valid.target.shape}, train has {R.shape}")
+            v_rows, v_items = (torch.from_numpy(a.astype(np.int64)).to(device) for a in valid.pairs())
+            validate = lambda: valid.evaluate(  # noqa: E731
+                (net.decode_at(self._codes(None), v_rows, v_items) * self.scale).cpu().numpy())
+        history = fit_loop(net, opt, batches=batches, loss=loss, validate=validate, epochs=self.epochs,
+                           patience=self.patience, higher_is_better=False, seed=self.seed, progress=self.progress,
+                           desc=self.name)
+        history.insert(2, "train_rmse", np.sqrt(history.pop("train_mse")))
+        self.history_ = history
+        return self
 
-def predict(model: AutoRec, train: Any, extra: Any = None, clip: bool = True) -> np.ndarray:
-    """Dense (n_users, n_items) predicted ratings in stars from the TRAINING vectors (and extra), clipped to
-    [1, model.scale] unless clip=False."""
-    R = _check_csr(train, "train", model.n_items)
-    X_extra = _extra_tensor(extra, R.shape[0], model.scale)
-    model.eval()
-    with torch.no_grad():
-        out = model(torch.from_numpy((R.toarray() / model.scale).astype(np.float32)), X_extra).numpy() * model.scale
-    return np.clip(out, 1.0, model.scale) if clip else out
+    # ---------------------------------------------------------------------------------------------------- scoring
+    def _codes(self, users: Any) -> torch.Tensor:
+        """Hidden codes of fitted users (None = all, or row indices) or of fold-in rows (U-AutoRec only)."""
+        if users is None:
+            positions, local, offsets = self.rows_.select(None)
+            return self.network_.encode_rows(self.rows_.items, offsets, self.rows_.values, self.extra_)
+        rows, idx = self._rows(users)
+        if idx is None and self.extra_ is not None:
+            raise ConfigError("E-AutoRec scores only its fitted users (their E rows): pass row indices")
+        extra = None if self.extra_ is None else self.extra_[torch.from_numpy(idx).to(self.device_)]
+        sub = _Rows(as_csr(rows, "rows"), self.scale, self.device_)
+        return self.network_.encode_rows(sub.items, sub.indptr[:-1], sub.values, extra)
+
+    @torch.no_grad()
+    def score(self, users: Any = None) -> np.ndarray:
+        """Dense predicted ratings in stars (not clipped: no ties at the scale's ends), from the training vectors."""
+        self._fitted()
+        self.network_.eval()
+        return (self.network_.decode(self._codes(users)) * self.scale).cpu().numpy()
+
+    def predict(self, users: Any = None) -> np.ndarray:
+        """Predicted ratings clipped to [1, scale] (what RMSE is computed on)."""
+        return np.clip(self.score(users), 1.0, self.scale)

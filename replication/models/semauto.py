@@ -12,28 +12,31 @@ Two implementations of exactly the same arithmetic:
 
 * `reference_user` / `reference_fit`: the literal dense network of one user, with W * M in the forward pass and
   the mask applied again to the weight gradients, one user after the other (what the authors' code does);
-* `SemAuto`: every existing connection of every user is one (user, item, feature) edge; one epoch for all users is
+* `MaskedNetworks`: every existing connection of every user is one (user, item, feature) edge; one epoch for all users is
   two sparse matrix-vector products, a scatter-add and two fused weight updates over the edge arrays. A masked
   connection has no edge, so its gradient is zero by construction and users never share a parameter.
 
 The user profile is the pre-activation a (one value per feature of the user's items), min-max scaled per user.
-Recommenders: feature summation (2017) and user-kNN with cosine similarity between profiles (2018).
+`SemAuto` is the recommender of the book's protocol: it trains the networks and ranks by feature summation (2017)
+or by user-kNN with cosine similarity between profiles (2018).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from replication.errors import ConfigError, DataError
+from ..checks import as_csr, check_choice, check_int, check_number
+from ..errors import ConfigError, DataError
+from ..neighbours import cosine_similarity, knn_scores, top_neighbours
+from .base import Recommender
 
-__all__ = [
-    "RATING_SCALE", "Graph", "build_graph", "SemAuto", "UnmaskedAE", "reference_user", "reference_fit",
-    "user_mask", "minmax_profiles", "sum_scores", "cosine_neighbours", "knn_scores", "explain", "explanation_text",
-]
+__all__ = ["RATING_SCALE", "Graph", "build_graph", "MaskedNetworks", "UnmaskedNetworks", "reference_user",
+           "reference_fit", "user_mask", "minmax_profiles", "SemAuto"]
 
 RATING_SCALE = 5.0  # ratings 1..5 become 0.2..1.0 (dividing by the maximum keeps a 1-star rating non-zero)
 LOSSES = ("sum", "mean")
@@ -44,36 +47,17 @@ def _sigmoid(v: np.ndarray) -> np.ndarray:
 
 
 def _check_settings(epochs, lr, init, loss) -> None:
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ConfigError(f"epochs must be a non-negative integer, got {epochs!r}")
-    if not np.isfinite(lr) or lr <= 0:
-        raise ConfigError(f"learning rate must be a positive number, got {lr!r}")
-    if not np.isfinite(init):
-        raise ConfigError(f"init must be a finite number, got {init!r}")
-    if loss not in LOSSES:
-        raise ConfigError(f"loss must be one of {LOSSES} ('sum' as in the Java code, 'mean' as in TF), got {loss!r}")
+    check_int("epochs", epochs, 0)
+    check_number("lr (learning rate)", lr, 0.0, low_open=True)
+    check_number("init", init)
+    check_choice("loss ('sum' as in the Java code, 'mean' as in TF)", loss, LOSSES)
 
 
 def _check_inputs(train, item_features) -> tuple[sp.csr_array, sp.csr_array]:
-    if not sp.issparse(train) or train.ndim != 2:
-        raise DataError(f"train must be a 2-D scipy.sparse users x items rating matrix, got {type(train).__name__}")
-    if not sp.issparse(item_features) or item_features.ndim != 2:
-        raise DataError(f"item_features must be a 2-D scipy.sparse items x features 0/1 matrix, "
-                        f"got {type(item_features).__name__}")
-    train = sp.csr_array(train, dtype=np.float64)
-    train.sum_duplicates()
-    train.eliminate_zeros()
-    if train.shape[1] != item_features.shape[0]:
-        raise DataError(f"train has {train.shape[1]} items but item_features has {item_features.shape[0]} rows")
-    if train.nnz and (train.data.min() < 0 or train.data.max() > RATING_SCALE):
-        raise DataError(f"ratings must lie in (0, {RATING_SCALE}], got range "
-                        f"[{train.data.min()}, {train.data.max()}]")
-    mask = sp.csr_array(item_features, dtype=np.float64)
-    mask.sum_duplicates()
-    mask.eliminate_zeros()
-    if mask.nnz and not np.all(mask.data == 1):
-        raise DataError("item_features must be a 0/1 matrix")
-    mask.sort_indices()
+    train = as_csr(train, "train", dtype=np.float64, nonneg=True, max_value=RATING_SCALE)
+    mask = as_csr(item_features, "item_features", dtype=np.float64, binary=True)
+    if train.shape[1] != mask.shape[0]:
+        raise DataError(f"train has {train.shape[1]} items but item_features has {mask.shape[0]} rows")
     return train, mask
 
 
@@ -190,7 +174,7 @@ def _segment_sum(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
 
 
 @dataclass
-class SemAuto:
+class MaskedNetworks:
     """All users' SEMAUTO networks trained at once over the edge arrays (mathematically one network per user).
 
     `loss="sum"`: L_u = 1/2 sum_i (x_hat - x)^2 as in the authors' Java code; `"mean"` divides by the user's number
@@ -214,7 +198,7 @@ class SemAuto:
     graph: Graph | None = field(default=None, repr=False)
     losses: np.ndarray | None = field(default=None, repr=False)
 
-    def fit(self, train, item_features, graph: Graph | None = None, snapshots: tuple[int, ...] = ()) -> "SemAuto":
+    def fit(self, train, item_features, graph: Graph | None = None, snapshots: tuple[int, ...] = ()) -> "MaskedNetworks":
         """Train every user's network; `snapshots` = epochs after which to keep a copy of the pre-activations."""
         _check_settings(self.epochs, self.lr, self.init, self.loss)
         g = graph if graph is not None else build_graph(train, item_features)
@@ -304,7 +288,7 @@ def minmax_profiles(g: Graph, values: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class UnmaskedAE:
+class UnmaskedNetworks:
     """SEMAUTO's network fully connected: every rated item of u to every hidden unit of u (same hidden size |F_u|).
 
     With the authors' constant initialisation every hidden unit receives the same input and the same gradient, so
@@ -318,7 +302,7 @@ class UnmaskedAE:
     loss: str = "sum"
     graph: Graph | None = field(default=None, repr=False)
 
-    def fit(self, train, item_features, graph: Graph | None = None) -> "UnmaskedAE":
+    def fit(self, train, item_features, graph: Graph | None = None) -> "UnmaskedNetworks":
         _check_settings(self.epochs, self.lr, self.init, self.loss)
         g = graph if graph is not None else build_graph(train, item_features)
         self.graph = g
@@ -425,250 +409,61 @@ def reference_fit(train, item_features, users, epochs: int = 1000, lr: float = 0
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# recommenders and explanations
+# the recommender of the book's protocol
 # ----------------------------------------------------------------------------------------------------------------
 
-
-def sum_scores(profiles: np.ndarray, item_features) -> np.ndarray:
-    """Feature summation (2017): score(u, j) = sum of u's profile weights over j's features."""
-    M = sp.csr_array(item_features, dtype=np.float64)
-    if profiles.shape[1] != M.shape[1]:
-        raise DataError(f"profiles have {profiles.shape[1]} features but item_features has {M.shape[1]}")
-    return np.asarray((M @ profiles.T).T)
+RECOMMENDERS = ("sum", "knn")
 
 
-def cosine_neighbours(profiles: np.ndarray, max_k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each user's `max_k` most similar other users by cosine of profiles: (indices, similarities), best first."""
-    n = profiles.shape[0]
-    if isinstance(max_k, bool) or not isinstance(max_k, (int, np.integer)) or not 1 <= max_k < n:
-        raise ConfigError(f"k must be an integer in [1, {n - 1}], got {max_k!r}")
-    norms = np.linalg.norm(profiles, axis=1)
-    norms[norms == 0] = 1.0
-    unit = profiles / norms[:, None]
-    sim = unit @ unit.T
-    np.fill_diagonal(sim, -np.inf)
-    idx = np.argpartition(-sim, max_k - 1, axis=1)[:, :max_k]
-    order = np.argsort(-np.take_along_axis(sim, idx, axis=1), axis=1, kind="stable")
-    idx = np.take_along_axis(idx, order, axis=1)
-    return idx, np.take_along_axis(sim, idx, axis=1)
+class SemAuto(Recommender):
+    """SEMAUTO under the one protocol: `fit(train, side=item_features)` trains every user's network (masked, or
+    fully connected with `masked=False`) and keeps the min-max scaled profiles; `score(users)` ranks by feature
+    summation (`recommender="sum"`) or by user-kNN over profile cosine similarity (`"knn"`, `k` neighbours, scores =
+    similarity-weighted average of the neighbours' training ratings). `variant(...)` re-targets a fitted model to
+    another recommender or k without retraining."""
 
+    name = "SEMAUTO"
 
-def knn_scores(neighbours: tuple[np.ndarray, np.ndarray], train, k: int) -> np.ndarray:
-    """User-kNN (2018): score(u, j) = sum_{v in N_k(u)} sim(u, v) r(v, j) / sum_{v in N_k(u)} |sim(u, v)|."""
-    idx, sim = neighbours
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= idx.shape[1]:
-        raise ConfigError(f"k must be an integer in [1, {idx.shape[1]}], got {k!r}")
-    n = idx.shape[0]
-    rows = np.repeat(np.arange(n), k)
-    weights = sp.csr_array((sim[:, :k].ravel(), (rows, idx[:, :k].ravel())), shape=(n, n))
-    R = sp.csr_array(train, dtype=np.float64)
-    denom = np.abs(sim[:, :k]).sum(axis=1)
-    denom[denom == 0] = 1.0
-    return (weights @ R).toarray() / denom[:, None]
+    def __init__(self, recommender: str = "knn", k: int = 20, epochs: int = 1000, lr: float = 0.3,
+                 init: float = 0.01, loss: str = "sum", masked: bool = True, progress: bool = False) -> None:
+        self.recommender = check_choice("recommender", recommender, RECOMMENDERS)
+        self.k = check_int("k", k, 1)
+        _check_settings(epochs, lr, init, loss)
+        self.epochs, self.lr, self.init, self.loss = epochs, lr, init, loss
+        self.masked, self.progress = bool(masked), bool(progress)
 
+    def fit(self, train, *, valid=None, side=None, snapshots: tuple[int, ...] = ()) -> "SemAuto":
+        """Train on `train` (ratings 1..5) with `side` = the items x features 0/1 mask. `valid` is not used: the
+        authors train a fixed 1,000 epochs."""
+        if side is None:
+            raise ConfigError("SEMAUTO needs side = the items x features 0/1 matrix")
+        self._set_train(train, dtype=np.float64, nonneg=True, max_value=RATING_SCALE)
+        self.item_features_ = as_csr(side, "side (item features)", dtype=np.float64, binary=True)
+        self.graph_ = build_graph(self.train_, self.item_features_)
+        if self.masked:
+            self.network_ = MaskedNetworks(self.epochs, self.lr, self.init, self.loss, progress=self.progress).fit(
+                self.train_, self.item_features_, graph=self.graph_, snapshots=snapshots)
+        else:
+            self.network_ = UnmaskedNetworks(self.epochs, self.lr, self.init, self.loss).fit(
+                self.train_, self.item_features_, graph=self.graph_)
+        self.profiles_ = self.network_.profiles()
+        losses = self.network_.losses
+        self.history_ = pd.DataFrame({"epoch": np.arange(1, len(losses) + 1), "loss": losses})
+        return self
 
-def explain(profiles: np.ndarray, item_features, feature_table: pd.DataFrame, train, user: int, item: int,
-            n: int = 3, titles=None, liked: float = 4.0, max_items: int | None = None) -> pd.DataFrame:
-    """The `n` features of `item` that add most to its feature-summation score for `user`, with readable labels and
-    the films the user rated >= `liked` that share each feature. `max_items` leaves out features linked to more
-    films than that (e.g. "language: English"), which carry weight but explain nothing; None keeps all (authors)."""
-    M = sp.csr_array(item_features)
-    feats = M.indices[M.indptr[item]:M.indptr[item + 1]]
-    if max_items is not None:
-        feats = feats[feature_table["n_items"].to_numpy()[feats] <= max_items]
-    weights = profiles[user, feats]
-    order = np.argsort(-weights, kind="stable")[:n]
-    R = sp.csr_array(train)
-    row = R[[user], :]
-    rated, stars = row.indices, row.data
-    rows = []
-    for f in feats[order]:
-        col = M[:, [f]].toarray().ravel()
-        shared = rated[(col[rated] > 0) & (stars >= liked)]
-        shared = shared[np.argsort(-row.toarray()[0, shared], kind="stable")]
-        rows.append({"feature": int(f), "relation": feature_table["relation"].iloc[f],
-                     "label": feature_table["label"].iloc[f], "weight": float(profiles[user, f]),
-                     "your films": [titles(int(i)) if titles else int(i) for i in shared[:3]]})
-    return pd.DataFrame(rows, columns=["feature", "relation", "label", "weight", "your films"])
+    def variant(self, recommender: str | None = None, k: int | None = None) -> "SemAuto":
+        """A copy sharing the fitted networks, scoring with another recommender or number of neighbours."""
+        other = copy.copy(self)
+        other.recommender = check_choice("recommender", recommender or self.recommender, RECOMMENDERS)
+        other.k = check_int("k", k if k is not None else self.k, 1)
+        return other
 
-
-def explanation_text(title: str, table: pd.DataFrame) -> str:
-    """One sentence: 'Recommended <title> because you rated highly films sharing: <label> (your X, Y); ...'."""
-    if table.empty:
-        return f"Recommended {title}: it has no knowledge-graph features in your profile."
-    parts = []
-    for _, r in table.iterrows():
-        films = r["your films"]
-        parts.append(r["label"] + (f" (your {', '.join(map(str, films))})" if films else ""))
-    return f"Recommended {title} because your profile weighs its features: " + "; ".join(parts) + "."
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# experiment runner (one seed / one configuration; the notebook maps it over seeds, possibly in two processes)
-# ----------------------------------------------------------------------------------------------------------------
-
-_CACHE: dict = {}
-
-
-def _data_and_features(min_items: int, relations):
-    from replication import datasets, features
-
-    if "data" not in _CACHE:
-        _CACHE["data"] = datasets.load()
-    key = ("features", min_items, relations if isinstance(relations, str) else tuple(relations))
-    if key not in _CACHE:
-        _CACHE[key] = features.build_item_features(_CACHE["data"], min_items=min_items, relations=relations)
-    return _CACHE["data"], _CACHE[key]
-
-
-def run_config(seed: int = 0, epochs: int = 1000, lr: float = 0.3, init: float = 0.01, loss: str = "sum",
-               min_items: int = 2, relations="all", ks=(5, 10, 20, 30, 50),
-               baselines=("pop", "itemknn", "ease"), unmasked: bool = True, test_fraction: float = 0.2,
-               validation: bool = False, threshold: float = 4.0, top: int = 10, keep_models: bool = False) -> dict:
-    """Split (per-user holdout, `seed`), train SEMAUTO (and the unmasked network), score every recommender and
-    return {"metrics": {method: metrics}, "seconds": {...}, ...}. With `validation`, the split is carved from the
-    training part of seed's holdout (for choosing k), so the test ratings are never seen."""
-    import time
-
-    from replication import metrics as M
-    from replication import splits
-    from replication.models import baselines as B
-
-    data, feats = _data_and_features(min_items, relations)
-    shape = (data.n_users, data.n_items)
-    split = splits.holdout_split(data.ratings, test_fraction, seed=seed, shape=shape)
-    if validation:
-        split = splits.holdout_split(split.train_frame, test_fraction, seed=seed, shape=shape)
-    train, test = split.train, split.test
-    seconds, out = {}, {}
-
-    def evaluate(name, scores):
-        out[name] = M.evaluate_topn(scores, train, test.copy(), ks=(top,), relevant_threshold=threshold)
-
-    cpu_start = time.process_time()
-    start = time.perf_counter()
-    graph = build_graph(train, feats.matrix)
-    model = SemAuto(epochs=epochs, lr=lr, init=init, loss=loss).fit(train, feats.matrix, graph=graph,
-                                                                    snapshots=(0,) if keep_models else ())
-    seconds["semauto"] = time.perf_counter() - start
-    profiles = model.profiles()
-    evaluate("SEMAUTO-sum", sum_scores(profiles, feats.matrix))
-    neighbours = cosine_neighbours(profiles, max(ks))
-    for k in ks:
-        evaluate(f"SEMAUTO-kNN k={k}", knn_scores(neighbours, train, k))
-    plain = None
-    if unmasked:
-        start = time.perf_counter()
-        plain = UnmaskedAE(epochs=epochs, lr=lr, init=init, loss=loss).fit(train, feats.matrix, graph=graph)
-        seconds["unmasked"] = time.perf_counter() - start
-        flat = plain.profiles()
-        evaluate("unmasked-sum", sum_scores(flat, feats.matrix))
-        flat_neighbours = cosine_neighbours(flat, max(ks))
-        for k in ks:
-            evaluate(f"unmasked-kNN k={k}", knn_scores(flat_neighbours, train, k))
-    for name in baselines:
-        start = time.perf_counter()
-        evaluate(name, B.fit_score(name, train))
-        seconds[name] = time.perf_counter() - start
-    seconds["cpu"] = time.process_time() - cpu_start  # CPU seconds of this run (its wall time depends on load)
-    result = {"seed": seed, "metrics": out, "seconds": seconds, "n_edges": graph.n_edges,
-              "n_hidden": len(graph.uf_user), "n_classes": graph.n_classes, "n_features": feats.n_features,
-              "final_loss": float(model.losses[-1]) if epochs else float("nan")}
-    if keep_models:
-        result.update(model=model, unmasked=plain, train=train, test=test)
-    return result
-
-
-def run_many(configs: list[dict], n_jobs: int = 2) -> list[dict]:
-    """`run_config(**c)` for every config, in `n_jobs` processes (each single-threaded) when n_jobs > 1."""
-    if n_jobs <= 1 or len(configs) <= 1:
-        return [run_config(**c) for c in configs]
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("fork")) as pool:
-        return list(pool.map(_run_kwargs, configs))
-
-
-def _run_kwargs(config: dict) -> dict:
-    try:  # one BLAS thread per worker process: n_jobs processes share the cores without oversubscription
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return run_config(**config)
-    with threadpool_limits(1):
-        return run_config(**config)
-
-
-def pick(runs: list[dict], renames: dict[str, str]) -> list[dict]:
-    """Runs restricted to (and renamed to) the methods in `renames` {new name: method in the runs}."""
-    return [{**r, "metrics": {new: r["metrics"][old] for new, old in renames.items()}} for r in runs]
-
-
-def summarise(runs: list[dict], metric_names=("precision@10", "recall@10", "ndcg@10", "f1@10", "coverage@10",
-                                               "gini@10", "novelty@10")) -> pd.DataFrame:
-    """Mean and 95% CI half-width over runs for every method and metric: columns '<metric>' and '<metric> ci'."""
-    from replication.metrics import mean_ci
-
-    methods = list(runs[0]["metrics"])
-    rows = []
-    for method in methods:
-        row = {"method": method, "runs": len(runs)}
-        for name in metric_names:
-            mean, half = mean_ci([r["metrics"][method][name] for r in runs])
-            row[name], row[f"{name} ci"] = mean, half
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("method")
-
-
-def recommendations_table(profiles: np.ndarray, scores: np.ndarray, item_features, feature_table: pd.DataFrame,
-                          train, users, titles, n: int = 3, n_features: int = 2,
-                          max_items: int | None = None) -> pd.DataFrame:
-    """Top-`n` unrated items of each user by `scores`, each with the sentence explaining it from the profile."""
-    from replication.metrics import top_k
-
-    R = sp.csr_array(train)
-    users = [int(u) for u in users]
-    top = top_k(scores[users], n, exclude=R[users])
-    rows = []
-    for user, items in zip(users, top):
-        for rank, item in enumerate(items, 1):
-            table = explain(profiles, item_features, feature_table, R, user, int(item), n=n_features, titles=titles,
-                            max_items=max_items)
-            rows.append({"user": user, "rank": rank, "film": titles(int(item)),
-                         "explanation": explanation_text(titles(int(item)), table)})
-    return pd.DataFrame(rows)
-
-
-def top_profile_features(profile_row: np.ndarray, feature_table: pd.DataFrame, n: int = 12) -> pd.DataFrame:
-    """The `n` largest weights of one user's profile with their readable labels."""
-    order = np.argsort(-profile_row, kind="stable")[:n]
-    return pd.DataFrame({"label": feature_table["label"].to_numpy()[order],
-                         "relation": feature_table["relation"].to_numpy()[order], "weight": profile_row[order]})
-
-
-def mean_rank_correlation(scores: np.ndarray, values: np.ndarray) -> float:
-    """Mean over users (rows) of the Spearman correlation between a row of `scores` and the per-item `values`."""
-    from scipy.stats import rankdata
-
-    ranks = rankdata(scores, axis=1)
-    target = rankdata(values)
-    ranks = ranks - ranks.mean(axis=1, keepdims=True)
-    target = target - target.mean()
-    denom = np.linalg.norm(ranks, axis=1) * np.linalg.norm(target)
-    denom[denom == 0] = np.nan
-    return float(np.nanmean(ranks @ target / denom))
-
-
-def profile_correlation(graph: Graph, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """Per-user Pearson correlation between two sets of hidden-unit values (e.g. epoch 0 and the end of training),
-    over that user's hidden units; NaN for users with fewer than two units or a constant set."""
-    u = graph.uf_user
-    n = np.bincount(u, minlength=graph.n_users).astype(float)
-    safe = np.where(n > 0, n, 1.0)
-    mb = np.bincount(u, before, graph.n_users) / safe
-    ma = np.bincount(u, after, graph.n_users) / safe
-    db, da = before - mb[u], after - ma[u]
-    cov = np.bincount(u, db * da, graph.n_users)
-    var = np.sqrt(np.bincount(u, db * db, graph.n_users) * np.bincount(u, da * da, graph.n_users))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where((n > 1) & (var > 0), cov / np.where(var > 0, var, 1.0), np.nan)
+    def score(self, users=None) -> np.ndarray:
+        _, idx = self._rows(users)
+        P = self.profiles_
+        if self.recommender == "sum":  # score(u, j) = sum of u's profile weights over j's features
+            return np.asarray((self.item_features_ @ P[idx].T).T, dtype=np.float32)
+        S = cosine_similarity(P[idx], P)
+        S[np.arange(len(idx)), idx] = -np.inf  # a user is never their own neighbour
+        nbr, sim = top_neighbours(S, self.k)
+        return knn_scores(nbr, sim, self.train_).astype(np.float32)

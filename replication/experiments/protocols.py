@@ -1,0 +1,110 @@
+"""Evaluation protocols shared by the chapters: splits with a validation part carved from training, the side
+information each model needs (from training data only), Liang et al.'s strong-generalization metrics and the
+conditioned evaluation of C-VAE."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .. import datasets, explain, features, metrics, splits
+from ..checks import check_choice
+from ..errors import ConfigError
+
+__all__ = ["load_data", "item_features", "Holdout", "holdout", "side_information", "strong_metrics",
+           "conditioned_eval"]
+
+SPLITS = ("holdout", "random")
+
+
+@lru_cache(maxsize=2)
+def load_data(name: str = "ml-100k") -> datasets.Dataset:
+    """The data set, loaded once per process (worker processes keep it between jobs)."""
+    return datasets.load(name)
+
+
+@lru_cache(maxsize=8)
+def item_features(min_items: int = 2, relations: str | tuple[str, ...] = "all") -> features.ItemFeatures:
+    """The knowledge-graph item x feature matrix, built once per process and setting."""
+    return features.build_item_features(load_data(), min_items=min_items, relations=relations)
+
+
+@dataclass
+class Holdout:
+    """A rating split with a validation part carved from its training part: `fit_train` (what a model trains on
+    when it tunes or stops early), `valid` (ratings to predict for validation), `train` (= fit_train + valid, what
+    the final model is trained on when nothing needs validation) and `test`."""
+
+    train: sp.csr_array
+    fit_train: sp.csr_array
+    valid: sp.csr_array
+    test: sp.csr_array
+    seed: int
+
+
+def holdout(seed: int, kind: str = "holdout", test_fraction: float = 0.2,
+            valid_fraction: float | None = None) -> Holdout:
+    """Split the ratings with `seed`: "holdout" = per-user (each user's `test_fraction` to test), "random" = the
+    ratings at random; the validation part is the same kind of split of the training part (seed + 1000), with
+    `valid_fraction` of it (default: the same share of all ratings as the test, i.e. f / (1 - f))."""
+    check_choice("split kind", kind, SPLITS)
+    data = load_data()
+    shape = (data.n_users, data.n_items)
+    split_fn = splits.holdout_split if kind == "holdout" else splits.random_split
+    outer = split_fn(data.ratings, test_fraction, seed=seed, shape=shape)
+    inner_fraction = valid_fraction if valid_fraction is not None else test_fraction / (1.0 - test_fraction)
+    inner = split_fn(outer.train_frame, inner_fraction, seed=seed + 1000, shape=shape)
+    return Holdout(outer.train, inner.train, inner.test, outer.test, seed)
+
+
+def side_information(kind: str | None, train: sp.csr_array, *, n_neighbors: int = 50, theta: float = 0.0,
+                     min_items: int = 2, relations: str | tuple[str, ...] = "all") -> Any:
+    """The side input of a model, from the training ratings only: None, the explainability matrix E ("explain-
+    ability"), the item x feature mask ("item_features") or the item x genre matrix ("genres")."""
+    if kind is None:
+        return None
+    if kind == "explainability":
+        return explain.explainability_matrix(train, n_neighbors, theta)
+    if kind == "item_features":
+        return item_features(min_items, relations if isinstance(relations, str) else tuple(relations)).matrix
+    if kind == "genres":
+        return load_data().genre_matrix()
+    raise ConfigError(f"unknown side information {kind!r}; allowed: None, 'explainability', 'item_features', "
+                      "'genres'")
+
+
+STRONG_KS = (20, 50, 100)
+
+
+def strong_metrics(scores: np.ndarray, fold_in, held_out) -> dict[str, float]:
+    """Liang et al.'s strong-generalization metrics: mean nDCG@100, Recall@20 and Recall@50 (recall normalised by
+    min(k, #held-out items)), fold-in items never ranked."""
+    out = metrics.evaluate_topn(scores, fold_in, held_out, ks=STRONG_KS, normalized_recall=True)
+    return {"ndcg@100": out["ndcg@100"], "recall@20": out["recall@20"], "recall@50": out["recall@50"]}
+
+
+def conditioned_eval(scores_by_condition: Callable[[int], np.ndarray], fold_in, held_out, item_conditions,
+                     k: int = 10, post_filter: bool = False) -> pd.DataFrame:
+    """Conditioned top-k evaluation, one row per condition c: `share` = mean share of the top-k that has c,
+    `ndcg` = mean nDCG@k on the held-out items that have c (users with none skipped), `users` = how many users
+    have such items. `scores_by_condition(c)` gives the scores under condition c; with `post_filter` items
+    without c are pushed below every other item (Mult-VAE + genre filter)."""
+    cond = np.asarray(item_conditions.toarray() if sp.issparse(item_conditions) else item_conditions) > 0
+    fold_in, held_out = sp.csr_array(fold_in), sp.csr_array(held_out)
+    rows = []
+    for c in range(cond.shape[1]):
+        s = np.array(scores_by_condition(c), dtype=np.float64, copy=True)
+        if post_filter:
+            s[:, ~cond[:, c]] -= 1e12
+        top = metrics.top_k(s, k, exclude=fold_in)
+        relevant = held_out @ sp.diags_array(cond[:, c].astype(np.float32))
+        ndcg = metrics.ndcg_at_k(top, relevant)
+        rows.append({"condition": c, "share": float(cond[top[top >= 0], c].mean()),
+                     "ndcg": float(np.nanmean(ndcg)) if np.isfinite(ndcg).any() else np.nan,
+                     "users": int(np.isfinite(ndcg).sum())})
+    return pd.DataFrame(rows)
