@@ -1,5 +1,8 @@
-"""Build the book: papermill executes every notebook in `_toc.yml` into `_build/executed/`, then Jupyter Book 1.x
-renders those executed copies (execution off, warnings as errors).  The sources stay output-free."""
+"""Build the book: papermill executes every chapter of `_toc.yml` into `_build/executed/`, then Jupyter Book 1.x
+renders those executed copies (execution off, warnings as errors).
+
+Chapters are MyST Markdown notebooks (`notebooks/<name>.md`, jupytext text files that diff like prose); each is
+converted to .ipynb for papermill, executed, and its injected-parameters cell is hidden from the rendered page."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -46,8 +50,32 @@ def toc_files(toc: Path = ROOT / "_toc.yml") -> list[str]:
 
 
 def toc_notebooks() -> list[Path]:
-    """The notebooks (`.ipynb` sources) the book lists, in reading order."""
-    return [ROOT / f"{name}.ipynb" for name in toc_files() if (ROOT / f"{name}.ipynb").exists()]
+    """The chapter sources (MyST Markdown notebooks under notebooks/) the book lists, in reading order."""
+    return [ROOT / f"{name}.md" for name in toc_files()
+            if name.startswith("notebooks/") and (ROOT / f"{name}.md").exists()]
+
+
+def read_notebook(source: Path):
+    """A chapter source as an nbformat notebook (MyST Markdown through jupytext, or .ipynb)."""
+    import jupytext
+
+    notebook = jupytext.read(source)
+    notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
+                                                "language": "python"})
+    notebook.metadata["kernelspec"].setdefault("language", "python")
+    return notebook
+
+
+def hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's injected-parameters cell `remove-cell`: readers see the chapter's own parameter cell."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(notebook, path)
 
 
 def smoke_parameters(notebook: Path) -> dict[str, Any]:
@@ -58,15 +86,22 @@ def smoke_parameters(notebook: Path) -> dict[str, Any]:
 
 def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any] | None = None,
                      timeout: int = 1800) -> float:
-    """Execute one notebook with papermill (kernel python3, cwd = notebooks/) and return its wall time."""
+    """Execute one chapter with papermill (kernel python3, cwd = notebooks/) into `output` (.ipynb) and return its
+    wall time."""
+    import nbformat
     import papermill
 
     if not notebook.exists():
         raise ConfigError(f"no notebook {notebook}; the book lists {[p.name for p in toc_notebooks()]}")
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    papermill.execute_notebook(str(notebook), str(output), parameters=parameters or {}, kernel_name="python3", language="python",
-                               cwd=str(notebook.parent), execution_timeout=timeout, progress_bar=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / f"{notebook.stem}.ipynb"
+        nbformat.write(read_notebook(notebook), source)
+        papermill.execute_notebook(str(source), str(output), parameters=parameters or {}, kernel_name="python3",
+                                   language="python", cwd=str(notebook.parent), execution_timeout=timeout,
+                                   progress_bar=False)
+    hide_injected_parameters(output)
     return time.perf_counter() - start
 
 
@@ -80,7 +115,7 @@ def execute_all(quick: bool = False, only: list[str] | None = None,
             continue
         params = {**(smoke_parameters(notebook) if quick else {}), **(extra_parameters or {})}
         print(f"[book] executing {notebook.relative_to(ROOT)}" + (f" with {params}" if params else ""), flush=True)
-        target = EXECUTED / notebook.relative_to(ROOT)
+        target = EXECUTED / notebook.relative_to(ROOT).with_suffix(".ipynb")
         try:
             seconds = execute_notebook(notebook, target, params)
             log[notebook.stem] = {"seconds": round(seconds, 1), "status": "ok", "parameters": params}
@@ -107,7 +142,7 @@ def stage_sources() -> Path:
     if (EXECUTED / "book").exists():
         shutil.rmtree(EXECUTED / "book")
     shutil.copytree(ROOT / "book", EXECUTED / "book")
-    missing = [p for p in toc_notebooks() if not (EXECUTED / p.relative_to(ROOT)).exists()]
+    missing = [p for p in toc_notebooks() if not (EXECUTED / p.relative_to(ROOT).with_suffix(".ipynb")).exists()]
     if missing:
         raise ConfigError(f"notebooks not executed yet: {[str(p.relative_to(ROOT)) for p in missing]}")
     return EXECUTED

@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 
         path = Path(args.notebook)
         if not path.suffix:
-            path = book_module.ROOT / "notebooks" / f"{args.notebook}.ipynb"
-        output = Path(args.output) if args.output else book_module.EXECUTED / "notebooks" / path.name
+            path = book_module.ROOT / "notebooks" / f"{args.notebook}.md"
+        output = Path(args.output) if args.output else book_module.EXECUTED / "notebooks" / f"{path.stem}.ipynb"
         params = {name: parse_value(value) for name, value in args.parameter}
         seconds = book_module.execute_notebook(path.resolve(), output, params)
         print(f"executed {path.name} in {seconds:.1f} s -> {output}")

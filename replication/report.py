@@ -45,9 +45,15 @@ def execution_table(log_path: str | Path) -> pd.DataFrame:
 
 
 def claims_table(all_results: dict[str, dict]) -> pd.DataFrame:
-    """All claims of all chapters, with their verdicts."""
-    rows = [{"chapter": chapter, **claim} for chapter, payload in all_results.items() for claim in payload["claims"]]
-    return pd.DataFrame(rows, columns=["chapter", "id", "statement", "paper_value", "measured", "verdict"])
+    """All claims of all chapters, with their verdicts, tests and robustness under the alternative choices."""
+    from .experiments.claims import robustness
+
+    rows = [{"chapter": chapter, **{k: claim[k] for k in ("id", "statement", "verdict", "test")},
+             "robustness": robustness(claim),
+             "alternatives": "; ".join(f"{s['choice']}: {s['verdict']}" for s in claim["sensitivity"]) or "-"}
+            for chapter, payload in all_results.items() for claim in payload["claims"]]
+    return pd.DataFrame(rows, columns=["chapter", "id", "statement", "verdict", "robustness", "test",
+                                       "alternatives"])
 
 
 def deviations_table(all_results: dict[str, dict]) -> pd.DataFrame:

@@ -34,6 +34,14 @@ def to_csr(frame: pd.DataFrame, shape: tuple[int, int], value: str = "rating") -
     return out
 
 
+def positives(matrix: sp.csr_array | sp.csr_matrix, threshold: float = 4.0) -> sp.csr_array:
+    """0/1 float32 copy of a rating matrix keeping the entries >= threshold (implicit feedback, Liang et al.)."""
+    out = sp.csr_array(matrix, dtype=np.float32, copy=True)
+    out.data = (out.data >= threshold).astype(np.float32)
+    out.eliminate_zeros()
+    return out
+
+
 @dataclass
 class RatingSplit:
     """Train/test ratings over the same users x items grid; matrices hold the rating values (0 = absent)."""

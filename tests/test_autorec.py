@@ -12,7 +12,7 @@ import torch
 from replication import metrics
 from replication.errors import ConfigError, DataError
 from replication.metrics import Validation
-from replication.models.autorec import AutoRec, AutoRecNet, SampledDot
+from replication.models.autorec import AutoRec, AutoRecNet, Pattern, SampledDot, SparseEncode, spmm
 
 
 def toy_ratings(n_users: int = 60, n_items: int = 25, density: float = 0.35, seed: int = 0):
@@ -36,27 +36,37 @@ def test_forward_by_hand() -> None:
     x, e = torch.tensor([[0.2, 0.0]]), torch.tensor([[0.4, 0.6]])
     h = 1 / (1 + np.exp(-(0.2 * 1 + 0.4 * 3 - 0.6 - 0.5)))
     np.testing.assert_allclose(net(x, e).detach().numpy(), [[2 * h + 0.1, -h + 0.2]], rtol=1e-6)
-    rows, items = torch.tensor([0, 0]), torch.tensor([1, 0])
+    pattern = Pattern(torch.tensor([0, 0]), torch.tensor([0, 1]), 1, 2)
     h_t = net.encode(x, e)
-    np.testing.assert_allclose(net.decode_at(h_t, rows, items).detach().numpy(), [-h + 0.2, 2 * h + 0.1], rtol=1e-6)
-    sparse_h = net.encode_rows(torch.tensor([0]), torch.tensor([0]), torch.tensor([0.2]), e)
+    np.testing.assert_allclose(net.decode_at(h_t, pattern).detach().numpy(), [2 * h + 0.1, -h + 0.2], rtol=1e-6)
+    sparse_h = net.encode_rows(Pattern(torch.tensor([0]), torch.tensor([0]), 1, 2), torch.tensor([0.2]), e)
     torch.testing.assert_close(sparse_h, h_t)
 
 
-def test_sampled_dot_gradients_match_the_dense_product() -> None:
+def test_sparse_products_and_their_gradients_match_the_dense_ones() -> None:
     torch.manual_seed(0)
-    h, W = torch.randn(7, 4, dtype=torch.float64, requires_grad=True), torch.randn(9, 4, dtype=torch.float64,
-                                                                                     requires_grad=True)
-    rows, items = torch.tensor([0, 0, 3, 6, 6, 2]), torch.tensor([1, 8, 3, 0, 8, 1])
+    h = torch.randn(7, 4, dtype=torch.float64, requires_grad=True)
+    W = torch.randn(9, 4, dtype=torch.float64, requires_grad=True)
+    rows, items = torch.tensor([0, 0, 2, 3, 6, 6]), torch.tensor([1, 8, 1, 3, 0, 8])  # CSR order
+    pattern = Pattern(rows, items, 7, 9)
     weights = torch.randn(6, dtype=torch.float64)
-    (SampledDot.apply(h, W, rows, items) * weights).sum().backward()
+    (SampledDot.apply(h, W, pattern) * weights).sum().backward()
     gh, gW = h.grad.clone(), W.grad.clone()
     h.grad, W.grad = None, None
     ((h @ W.T)[rows, items] * weights).sum().backward()
     torch.testing.assert_close(gh, h.grad)
     torch.testing.assert_close(gW, W.grad)
-    assert torch.autograd.gradcheck(SampledDot.apply, (h.detach().requires_grad_(), W.detach().requires_grad_(),
-                                                       rows, items))
+    values = torch.rand(6, dtype=torch.float64)
+    X = torch.zeros(7, 9, dtype=torch.float64).index_put_((rows, items), values)
+    W.grad = None
+    out = SparseEncode.apply(W, values, pattern)
+    torch.testing.assert_close(out, X @ W)
+    (out * torch.arange(28.0, dtype=torch.float64).reshape(7, 4)).sum().backward()
+    torch.testing.assert_close(W.grad, X.T @ torch.arange(28.0, dtype=torch.float64).reshape(7, 4))
+    wide = torch.randn(9, 150, dtype=torch.float64)  # more columns than one block
+    torch.testing.assert_close(spmm(pattern.csr(values), wide), X @ wide)
+    torch.testing.assert_close(spmm(pattern.csr_t(values), torch.ones(7, 3, dtype=torch.float64)),
+                               X.T @ torch.ones(7, 3, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(batch_size=16, optimizer="adam", lr=0.01),
@@ -159,10 +169,8 @@ def test_learns_and_extra_input_is_used() -> None:
     model = AutoRec(hidden=8, epochs=2, device="cpu").fit(train, side=extra)
     assert model.name == "E-AutoRec"
     with torch.no_grad():
-        h = model.network_.encode_rows(model.rows_.items, model.rows_.indptr[:-1], model.rows_.values,
-                                       model.extra_)
-        h0 = model.network_.encode_rows(model.rows_.items, model.rows_.indptr[:-1], model.rows_.values,
-                                        model.extra_ * 0)
+        h = model.network_.encode_rows(model.rows_.pattern, model.rows_.values, model.extra_)
+        h0 = model.network_.encode_rows(model.rows_.pattern, model.rows_.values, model.extra_ * 0)
     assert not torch.allclose(h, h0)
 
 

@@ -14,9 +14,10 @@ where m_u masks the observed ratings (``loss="masked"``), or the plain squared e
 ones counted as 0 (``loss="full"``, the mistake the masked loss avoids). Biases are not regularized.
 
 Speed (``sparse=True``, the default): the masked loss needs the reconstruction only at the observed ratings, so the
-encoder reads the sparse input (an embedding-bag sum of the rated items' weight rows) and the decoder is evaluated
-only at the observed (user, item) pairs (a sampled dense-dense product, :class:`SampledDot`, whose backward pass
-is two sparse-dense products); the full score matrix is computed only for ranking. ``sparse=False`` is the dense
+encoder reads the sparse input (:class:`SparseEncode`: an embedding-bag sum forward, a sparse x dense product
+backward) and the decoder is evaluated only at the observed (user, item) pairs (:class:`SampledDot`: a sampled
+dense-dense product forward, two sparse x dense products backward); the full score matrix is computed only for
+ranking. ``bench/bench_speed.py`` measures both paths against the arithmetic floor. ``sparse=False`` is the dense
 reference: full (users x items) products with the loss masked by multiplying with the 0/1 observation matrix.
 Both give the same training to float tolerance (tested). Predictions are always computed from the TRAINING rating
 vector: test ratings are never fed as input.
@@ -29,6 +30,7 @@ side=E)`` (``side`` given = E-AutoRec), ``score(users)`` = raw predicted ratings
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,45 +42,88 @@ from torch.nn import functional as F
 from ..checks import as_csr, check_choice, check_int, check_number
 from ..errors import ConfigError, DataError
 from .base import Recommender
-from .training import fit_loop, resolve_device
+from .training import Rprop, fit_loop, resolve_device
 
 if TYPE_CHECKING:  # the type only: models never import the metrics module
     from ..metrics import Validation
 
-__all__ = ["AutoRecNet", "AutoRec", "SampledDot", "LOSSES", "OPTIMIZERS"]
+__all__ = ["AutoRecNet", "AutoRec", "Pattern", "SparseEncode", "SampledDot", "spmm", "LOSSES", "OPTIMIZERS"]
 
 LOSSES = ("masked", "full")
 OPTIMIZERS = ("rprop", "adam")
-CHUNK = 1 << 15  # pairs per block of the sampled product: bounds its temporary memory to CHUNK x hidden floats
+# torch says so once per process; the patterns here are built valid by construction (sorted CSR from scipy)
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
+COLUMN_BLOCK = 64  # sparse x dense products run over blocks of this many columns: each block of W stays in cache
 
 
-class SampledDot(torch.autograd.Function):
-    """values[j] = h[rows[j]] . W[items[j]]: the decoder evaluated only at given (user, item) pairs.
+def spmm(matrix: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+    """Sparse CSR (n, m) @ dense (m, k), block by block of COLUMN_BLOCK columns (twice as fast here as one product
+    over all k columns, whose weight rows do not stay in the 512 KiB L2 cache of this machine's cores)."""
+    if dense.shape[1] <= COLUMN_BLOCK:
+        return torch.sparse.mm(matrix, dense)
+    blocks = [torch.sparse.mm(matrix, dense[:, i:i + COLUMN_BLOCK].contiguous())
+              for i in range(0, dense.shape[1], COLUMN_BLOCK)]
+    return torch.cat(blocks, dim=1)
 
-    Forward gathers in blocks of CHUNK pairs; backward scatters the gradient back with index_add (grad_h = G W,
-    grad_W = G^T h for the sparse matrix G of output gradients), never forming a dense users x items matrix."""
+
+class Pattern:
+    """The observed (row, item) pairs of a batch in CSR order, with the permutation to item-major (CSC) order: what
+    the sparse encoder and decoder need to run their products in both directions."""
+
+    def __init__(self, rows: torch.Tensor, items: torch.Tensor, n_rows: int, n_items: int) -> None:
+        self.rows, self.items, self.shape = rows, items, (n_rows, n_items)
+        device = items.device
+        self.crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=device)
+        self.crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n_rows), 0)
+        self.to_csc = torch.argsort(items * n_rows + rows)  # CSR position of each entry in item-major order
+        self.ccol = torch.zeros(n_items + 1, dtype=torch.int64, device=device)
+        self.ccol[1:] = torch.cumsum(torch.bincount(items, minlength=n_items), 0)
+        self.csc_rows = rows[self.to_csc]
+
+    def csr(self, values: torch.Tensor) -> torch.Tensor:
+        """The (n_rows, n_items) sparse matrix with `values` (one per pair, CSR order)."""
+        return torch.sparse_csr_tensor(self.crow, self.items, values, self.shape, check_invariants=False)
+
+    def csr_t(self, values: torch.Tensor) -> torch.Tensor:
+        """Its transpose (n_items, n_rows), as CSR."""
+        return torch.sparse_csr_tensor(self.ccol, self.csc_rows, values[self.to_csc], self.shape[::-1],
+                                       check_invariants=False)
+
+
+class SparseEncode(torch.autograd.Function):
+    """X @ W for the sparse rows X of a pattern (values = the scaled ratings, no gradient): an embedding-bag sum
+    forward, and grad_W = X^T G as a sparse x dense product backward."""
 
     @staticmethod
-    def forward(ctx, h: torch.Tensor, W: torch.Tensor, rows: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(h, W, rows, items)
-        out = torch.empty(rows.shape[0], dtype=h.dtype, device=h.device)
-        for start in range(0, rows.shape[0], CHUNK):
-            r, i = rows[start:start + CHUNK], items[start:start + CHUNK]
-            out[start:start + CHUNK] = (h[r] * W[i]).sum(dim=1)
-        return out
+    def forward(ctx, W: torch.Tensor, values: torch.Tensor, pattern: Pattern) -> torch.Tensor:
+        ctx.pattern = pattern
+        ctx.save_for_backward(values)
+        return F.embedding_bag(pattern.items, W, pattern.crow[:-1], mode="sum", per_sample_weights=values)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        h, W, rows, items = ctx.saved_tensors
-        grad_h = torch.zeros_like(h) if ctx.needs_input_grad[0] else None
-        grad_W = torch.zeros_like(W) if ctx.needs_input_grad[1] else None
-        for start in range(0, rows.shape[0], CHUNK):
-            r, i, g = rows[start:start + CHUNK], items[start:start + CHUNK], grad[start:start + CHUNK, None]
-            if grad_h is not None:
-                grad_h.index_add_(0, r, g * W[i])
-            if grad_W is not None:
-                grad_W.index_add_(0, i, g * h[r])
-        return grad_h, grad_W, None, None
+        (values,) = ctx.saved_tensors
+        return spmm(ctx.pattern.csr_t(values), grad.contiguous()), None, None
+
+
+class SampledDot(torch.autograd.Function):
+    """values[j] = h[rows[j]] . W[items[j]]: the decoder evaluated only at the pairs of a pattern (a sampled
+    dense-dense product), never forming a dense users x items matrix; backward: grad_h = G W and grad_W = G^T h,
+    two sparse x dense products with the output gradients G."""
+
+    @staticmethod
+    def forward(ctx, h: torch.Tensor, W: torch.Tensor, pattern: Pattern) -> torch.Tensor:
+        ctx.pattern = pattern
+        ctx.save_for_backward(h, W)
+        zeros = torch.zeros(pattern.items.shape[0], dtype=h.dtype, device=h.device)
+        return torch.sparse.sampled_addmm(pattern.csr(zeros), h, W.T).values()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        h, W = ctx.saved_tensors
+        grad_h = spmm(ctx.pattern.csr(grad), W) if ctx.needs_input_grad[0] else None
+        grad_W = spmm(ctx.pattern.csr_t(grad), h) if ctx.needs_input_grad[1] else None
+        return grad_h, grad_W, None
 
 
 class AutoRecNet(nn.Module):
@@ -115,19 +160,18 @@ class AutoRecNet(nn.Module):
         """Hidden codes h = sigmoid(W1 [x; extra] + b) of dense (users, n_items) inputs."""
         return torch.sigmoid(x @ self.enc_weight[: self.n_items] + self._extra_term(extra) + self.enc_bias)
 
-    def encode_rows(self, items: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor,
-                    extra: torch.Tensor | None = None) -> torch.Tensor:
-        """The same codes from sparse rows in CSR form (the rated items, each row's start, the scaled ratings)."""
-        z = F.embedding_bag(items, self.enc_weight[: self.n_items], offsets, mode="sum", per_sample_weights=values)
+    def encode_rows(self, pattern: Pattern, values: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """The same codes from sparse rows: the pattern's rated items with their scaled ratings `values`."""
+        z = SparseEncode.apply(self.enc_weight[: self.n_items], values, pattern)
         return torch.sigmoid(z + self._extra_term(extra) + self.enc_bias)
 
     def decode(self, h: torch.Tensor) -> torch.Tensor:
         """Dense reconstruction W2 h + b' for every item (users, n_items)."""
         return h @ self.dec_weight.T + self.dec_bias
 
-    def decode_at(self, h: torch.Tensor, rows: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """Reconstruction only at the (rows[j], items[j]) pairs."""
-        return SampledDot.apply(h, self.dec_weight, rows, items) + self.dec_bias[items]
+    def decode_at(self, h: torch.Tensor, pattern: Pattern) -> torch.Tensor:
+        """Reconstruction only at the pattern's (row, item) pairs, in CSR order."""
+        return SampledDot.apply(h, self.dec_weight, pattern) + self.dec_bias[pattern.items]
 
     def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         """Dense reconstruction (scaled units) of the input rating vectors."""
@@ -142,22 +186,23 @@ class _Rows:
     """A CSR rating matrix as torch tensors, sliceable by users without a Python loop."""
 
     def __init__(self, R: sp.csr_array, scale: float, device: torch.device) -> None:
-        self.n_users = R.shape[0]
+        self.n_users, self.n_items = R.shape
         self.indptr = torch.from_numpy(R.indptr.astype(np.int64)).to(device)
         self.items = torch.from_numpy(R.indices.astype(np.int64)).to(device)
         self.values = torch.from_numpy((R.data / scale).astype(np.float32)).to(device)
         self.rows = torch.repeat_interleave(torch.arange(self.n_users, device=device), self.indptr.diff())
+        self.pattern = Pattern(self.rows, self.items, self.n_users, self.n_items)
 
-    def select(self, users: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
-        """(positions of the users' entries, local row of each entry, each row's offset) for a batch of users."""
+    def select(self, users: torch.Tensor | None) -> tuple[torch.Tensor, Pattern]:
+        """(positions of the users' entries, their pattern with rows renumbered 0..len(users)-1)."""
         if users is None:
-            return torch.arange(self.items.shape[0], device=self.items.device), self.rows, self.indptr[:-1]
+            return torch.arange(self.items.shape[0], device=self.items.device), self.pattern
         starts, degree = self.indptr[users], self.indptr[users + 1] - self.indptr[users]
         offsets = torch.cumsum(degree, 0) - degree
         local = torch.repeat_interleave(torch.arange(len(users), device=users.device), degree)
         positions = torch.repeat_interleave(starts - offsets, degree) + torch.arange(int(degree.sum()),
                                                                                      device=users.device)
-        return positions, local, offsets
+        return positions, Pattern(local, self.items[positions], len(users), self.n_items)
 
 
 class AutoRec(Recommender):
@@ -218,7 +263,7 @@ class AutoRec(Recommender):
         with torch.no_grad():  # start every item at the mean training rating (items unseen in training stay there)
             net.dec_bias.fill_(float(R.data.mean()) / self.scale)
         if self.optimizer == "rprop":
-            opt = torch.optim.Rprop(net.parameters(), lr=self.lr)
+            opt = Rprop(net.parameters(), lr=self.lr)
         else:
             opt = torch.optim.Adam(net.parameters(), lr=self.lr)
         data = self.rows_ = _Rows(R, self.scale, device)
@@ -232,8 +277,8 @@ class AutoRec(Recommender):
             return [order[b:b + self.batch_size] for b in range(0, n_users, self.batch_size)]
 
         def loss(users: torch.Tensor | None, step: int):
-            positions, local, offsets = data.select(users)
-            items, target = data.items[positions], data.values[positions]
+            positions, pattern = data.select(users)
+            local, items, target = pattern.rows, pattern.items, data.values[positions]
             inputs = target
             if self.input_dropout > 0:
                 keep = torch.rand(target.shape, generator=generator, device=device) >= self.input_dropout
@@ -250,8 +295,8 @@ class AutoRec(Recommender):
                     x = torch.zeros(n_rows, n_items, device=device).index_put_((local, items), target)
                     data_term = ((out - x) ** 2).sum()
             else:
-                h = net.encode_rows(items, offsets, inputs, extra)
-                predicted = net.decode_at(h, local, items)
+                h = net.encode_rows(pattern, inputs, extra)
+                predicted = net.decode_at(h, pattern)
                 data_term = ((predicted - target) ** 2).sum()
             objective = data_term + self.l2 * net.penalty() * (n_rows / n_users)
             with torch.no_grad():
@@ -266,8 +311,9 @@ class AutoRec(Recommender):
             if valid.target.shape != R.shape:
                 raise DataError(f"valid.target has shape {valid.target.shape}, train has {R.shape}")
             v_rows, v_items = (torch.from_numpy(a.astype(np.int64)).to(device) for a in valid.pairs())
+            v_pattern = Pattern(v_rows, v_items, n_users, n_items)
             validate = lambda: valid.evaluate(  # noqa: E731
-                (net.decode_at(self._codes(None), v_rows, v_items) * self.scale).cpu().numpy())
+                (net.decode_at(self._codes(None), v_pattern) * self.scale).cpu().numpy())
         history = fit_loop(net, opt, batches=batches, loss=loss, validate=validate, epochs=self.epochs,
                            patience=self.patience, higher_is_better=False, seed=self.seed, progress=self.progress,
                            desc=self.name)
@@ -279,14 +325,13 @@ class AutoRec(Recommender):
     def _codes(self, users: Any) -> torch.Tensor:
         """Hidden codes of fitted users (None = all, or row indices) or of fold-in rows (U-AutoRec only)."""
         if users is None:
-            positions, local, offsets = self.rows_.select(None)
-            return self.network_.encode_rows(self.rows_.items, offsets, self.rows_.values, self.extra_)
+            return self.network_.encode_rows(self.rows_.pattern, self.rows_.values, self.extra_)
         rows, idx = self._rows(users)
         if idx is None and self.extra_ is not None:
             raise ConfigError("E-AutoRec scores only its fitted users (their E rows): pass row indices")
         extra = None if self.extra_ is None else self.extra_[torch.from_numpy(idx).to(self.device_)]
         sub = _Rows(as_csr(rows, "rows"), self.scale, self.device_)
-        return self.network_.encode_rows(sub.items, sub.indptr[:-1], sub.values, extra)
+        return self.network_.encode_rows(sub.pattern, sub.values, extra)
 
     @torch.no_grad()
     def score(self, users: Any = None) -> np.ndarray:

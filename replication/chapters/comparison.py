@@ -1,0 +1,297 @@
+"""Chapter "One protocol for every model": every recommender of the book trained on the same splits and measured
+by the same code, on accuracy, explainability and cost.
+
+Protocol: a per-user holdout (20% of each user's ratings to test, seeded); a validation part is carved from the
+training part the same way (20% of it), and EVERY model is fitted on the remaining training ratings, so all
+models see the same data; the models that train iteratively stop early on the validation part. A held-out rating
+of 4 or 5 stars is relevant; every item the user has not rated (in training or validation) is ranked. MEP uses
+E-AutoRec's explainability matrix (50 neighbours, theta = 0) computed from the fitted training ratings only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .. import explain, metrics, models, plots, profiling, results
+from ..errors import ConfigError
+from ..splits import positives
+from ..checks import check_seeds
+from ..experiments import claims as C
+from ..experiments import runner
+from ..experiments.protocols import holdout, side_information
+from .common import setup, write
+
+MODELS = ["Random", "Pop", "ItemKNN", "UserKNN", "EASE", "AutoRec", "E-AutoRec", "SEMAUTO-sum", "SEMAUTO-kNN",
+          "Mult-DAE", "Mult-VAE", "C-VAE"]
+PARAMETERS = {"seeds": [0, 1, 2, 3, 4], "models": MODELS, "settings": {}, "n_jobs": 2}
+# each model's settings: those of its own chapter (tuned there on validation data, never on these test splits)
+DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
+    "AutoRec": {"hidden": 300, "l2": 3.0, "epochs": 200, "patience": 10},
+    "E-AutoRec": {"hidden": 300, "l2": 3.0, "epochs": 200, "patience": 10},
+    "SEMAUTO": {"k": 50},
+    "Mult-DAE": {"epochs": 100, "patience": 10},
+    "Mult-VAE": {"epochs": 100, "patience": 10},
+    "C-VAE": {"epochs": 100, "patience": 10},
+}
+PROTOCOL = {"split": "per-user holdout", "test_fraction": 0.2, "valid_fraction_of_train": 0.2,
+            "relevant_threshold": 4.0, "ranked": "all items unrated in training and validation",
+            "explainability": "E-AutoRec neighbourhood E of the fitted training ratings", "n_neighbors": 50,
+            "theta": 0.0, "ks": [10, 20]}
+MAIN = {"k": 10, "relevant": ">= 4", "candidates": "unrated"}
+EXPLANATIONS = {
+    "Random": "none", "Pop": "none beyond 'popular with everyone'",
+    "ItemKNN": "items you rated that are similar to the recommendation",
+    "UserKNN": "users with a history like yours rated it",
+    "EASE": "items you rated with the largest item-item weights (a linear model)",
+    "AutoRec": "none (latent hidden units)",
+    "E-AutoRec": "neighbour-based: how your most similar users rated the item (its E value)",
+    "SEMAUTO-sum": "knowledge-graph features of the item that weigh most in your explicit feature profile",
+    "SEMAUTO-kNN": "users with a similar feature profile liked it; the profile itself is labelled",
+    "Mult-DAE": "none (latent code)", "Mult-VAE": "none (latent code); position in the latent space only",
+    "C-VAE": "'because you asked for genre g': conditioned lists, and genre regions of the latent space",
+}
+TRAINED = {"AutoRec", "E-AutoRec", "Mult-DAE", "Mult-VAE", "C-VAE"}
+IMPLICIT = {"Mult-DAE", "Mult-VAE", "C-VAE"}  # trained on ratings >= 4 as implicit feedback (Liang et al.)
+COST = {"SEMAUTO": 8.0, "C-VAE": 6.0, "E-AutoRec": 5.0, "AutoRec": 3.0, "Mult-VAE": 3.0, "Mult-DAE": 3.0}
+
+
+def _evaluate(scores: np.ndarray, split, E: sp.csr_array) -> list[dict[str, Any]]:
+    """The protocol's metrics under the main choices and the alternatives the claims are re-judged with."""
+    known = split.fit_train + split.valid  # every item the system knows the user rated: never recommended
+    expl = explain.explainable_mask(E)
+    out = []
+    for relevant, threshold in ((">= 4", 4.0), ("all", None)):
+        for candidates in ("unrated", "test_items"):
+            values = metrics.evaluate_topn(scores, known, split.test, ks=(10, 20), relevant_threshold=threshold,
+                                           explainable=expl, candidates=candidates)
+            for name, value in values.items():
+                metric, k = name.split("@")
+                if candidates == "test_items" and metric in ("coverage", "gini", "novelty"):
+                    continue
+                out.append({"relevant": relevant, "candidates": candidates, "k": int(k), "metric": metric,
+                            "value": value})
+    return out
+
+
+def fit_and_evaluate(model: str, seed: int, settings: dict[str, Any]) -> runner.JobOutput:
+    """Fit one model (SEMAUTO: both recommenders from one training) on one split and record its metrics, training
+    time and peak extra memory."""
+    split = holdout(seed, "holdout", 0.2, valid_fraction=0.2)
+    E = side_information("explainability", split.fit_train)
+    names = ["SEMAUTO-sum", "SEMAUTO-kNN"] if model == "SEMAUTO" else [model]
+    train = split.fit_train
+    valid = None
+    if model in IMPLICIT:
+        train = positives(split.fit_train)
+        valid = metrics.Validation(positives(split.valid), metric="ndcg@100", exclude=train)
+    elif model in TRAINED:
+        valid = metrics.Validation(split.valid, metric="rmse")
+    side = side_information(models.SIDE[names[0]], split.fit_train)
+    params = {**({"seed": seed} if model in TRAINED or model == "Random" else {}), **settings}
+    fitted = profiling.measure(lambda: models.make(names[0], **params).fit(train, valid=valid, side=side))
+    records = []
+    for name in names:
+        recommender = fitted.result if model != "SEMAUTO" else fitted.result.variant(
+            "sum" if name == "SEMAUTO-sum" else "knn")
+        for record in _evaluate(recommender.score(), split, E):
+            records.append({"model": name, **record})
+        records += [{"model": name, "metric": "train_seconds", "value": fitted.seconds},
+                    {"model": name, "metric": "peak_mb", "value": fitted.peak_mb}]
+        history = getattr(fitted.result, "history_", None)
+        if model in TRAINED and history is not None:
+            records.append({"model": name, "metric": "epochs_trained", "value": len(history)})
+    return runner.JobOutput(records)
+
+
+@dataclass
+class Result:
+    frame: pd.DataFrame
+    params: dict
+    timings: dict
+    outcome: runner.Outcome
+
+    def main(self) -> pd.DataFrame:
+        """Records of the main protocol choices (relevant >= 4, unrated candidates)."""
+        f = self.frame
+        return f[(f["relevant"] == MAIN["relevant"]) & (f["candidates"] == MAIN["candidates"])]
+
+
+def run(seeds=(0, 1, 2, 3, 4), models: list[str] | None = None, settings: dict | None = None,
+        n_jobs: int = 2) -> Result:
+    """Every model x seed through the runner (SEMAUTO's two recommenders share one training)."""
+    setup()
+    seeds = check_seeds(seeds)
+    names = list(models or MODELS)
+    unknown = sorted(set(names) - set(MODELS))
+    if unknown:
+        raise ConfigError(f"unknown models {unknown}; allowed: {MODELS}")
+    chosen = {m: {**DEFAULT_SETTINGS.get(m, {}), **(settings or {}).get(m, {})} for m in names}
+    semauto = [m for m in names if m.startswith("SEMAUTO")]
+    groups = [m for m in names if not m.startswith("SEMAUTO")] + (["SEMAUTO"] if semauto else [])
+    semauto_settings = {**DEFAULT_SETTINGS["SEMAUTO"], **(settings or {}).get("SEMAUTO", {})}
+    jobs = [runner.Job(fit_and_evaluate, {"model": g, "seed": s,
+                                          "settings": semauto_settings if g == "SEMAUTO" else chosen[g]},
+                       labels={"seed": s}, cost=COST.get(g, 1.0)) for s in seeds for g in groups]
+    timer = results.Timer()
+    with timer("train and evaluate"):
+        outcome = runner.run(jobs, n_jobs=n_jobs, desc="comparison")
+    frame = outcome.frame[outcome.frame["model"].isin(names)]
+    params = {"seeds": seeds, "models": names, "settings": chosen | ({"SEMAUTO": semauto_settings} if semauto else {}),
+              "n_jobs": n_jobs}
+    return Result(frame.reset_index(drop=True), params, timer.seconds, outcome)
+
+
+def summary(result: Result, k: int = 10) -> pd.DataFrame:
+    """Mean and 95% CI over seeds of every main-protocol metric (and the costs), one row per model."""
+    f = result.main()
+    f = f[(f["k"] == k) | f["k"].isna()]
+    cost = result.frame[result.frame["metric"].isin(["train_seconds", "peak_mb", "epochs_trained"])]
+    table = C.summarise(pd.concat([f, cost]), ["model", "metric"])
+    wide = table.pivot(index="model", columns="metric", values=["mean", "ci"])
+    out = wide["mean"].copy()
+    for metric in wide["ci"].columns:
+        out[f"{metric}_ci"] = wide["ci"][metric]
+    return out.loc[[m for m in result.params["models"] if m in out.index]]
+
+
+def table(result: Result) -> pd.DataFrame:
+    """The chapter's table: mean +- CI of the headline metrics, mean costs."""
+    s = summary(result)
+    shown = ["ndcg", "recall", "map", "mep", "coverage", "novelty"]
+    out = pd.DataFrame({m: [f"{s.loc[i, m]:.3f} ± {s.loc[i, m + '_ci']:.3f}" for i in s.index] for m in shown},
+                       index=s.index)
+    out.columns = [f"{m}@10" for m in shown]
+    out["train s"] = s["train_seconds"].round(1)
+    out["peak MiB"] = s["peak_mb"].round(0)
+    return out
+
+
+def tradeoff_figure(result: Result) -> plt.Figure:
+    """nDCG@10 against MEP@10 and against training time, one point per model with 95% CIs."""
+    s = summary(result)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    for i, name in enumerate(s.index):
+        row = s.loc[name]
+        color = plots.PALETTE[i % len(plots.PALETTE)]
+        axes[0].errorbar(row["mep"], row["ndcg"], xerr=row["mep_ci"], yerr=row["ndcg_ci"], fmt="o", color=color,
+                         capsize=3)
+        axes[1].errorbar(max(row["train_seconds"], 1e-3), row["ndcg"], yerr=row["ndcg_ci"], fmt="o", color=color,
+                         capsize=3)
+        for ax, x in ((axes[0], row["mep"]), (axes[1], max(row["train_seconds"], 1e-3))):
+            ax.annotate(name, (x, row["ndcg"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    axes[1].set_xscale("log")
+    plots.label_axes(axes[0], "MEP@10 (share of the top 10 with a neighbour explanation)", "nDCG@10",
+                     "Accuracy vs explainability")
+    plots.label_axes(axes[1], "training time per run (seconds, log scale)", "nDCG@10", "Accuracy vs training time")
+    fig.tight_layout()
+    return fig
+
+
+def diversity_figure(result: Result) -> plt.Figure:
+    s = summary(result)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.scatter(s["coverage"], s["novelty"], s=40)
+    for name in s.index:
+        ax.annotate(name, (s.loc[name, "coverage"], s.loc[name, "novelty"]), textcoords="offset points",
+                    xytext=(5, 3), fontsize=8)
+    plots.label_axes(ax, "catalogue coverage@10 (share of films recommended to anyone)",
+                     "novelty@10 (mean self-information, bits)", "Beyond accuracy")
+    fig.tight_layout()
+    return fig
+
+
+def explanations_table(result: Result) -> pd.DataFrame:
+    return pd.DataFrame({"explanation": EXPLANATIONS}).loc[result.params["models"]]
+
+
+ALTERNATIVES = {"k = 20": {"k": 20}, "every held-out rating relevant": {"relevant": "all"},
+                "only the user's test items ranked": {"candidates": "test_items"}}
+
+
+def _pair(result: Result, a: str, b: str, metric: str, **choice: Any) -> tuple[np.ndarray, np.ndarray]:
+    where = {**MAIN, **choice}
+    f = result.frame
+    f = f[(f["relevant"] == where["relevant"]) & (f["candidates"] == where["candidates"]) & (f["k"] == where["k"])]
+    return C.pair(f, {"model": a}, {"model": b}, metric)
+
+
+def _better(result: Result, a: str, b: str, metric: str) -> tuple[C.Judgement, dict[str, C.Judgement]]:
+    label = f"{a} - {b}"
+    main = C.paired(*_pair(result, a, b, metric), label=label)
+    alternatives = {name: C.paired(*_pair(result, a, b, metric, **choice), label=label)
+                    for name, choice in ALTERNATIVES.items()}
+    return main, alternatives
+
+
+CLAIMS = [
+    ("eautorec_mep", "E-AutoRec's top-10 is more explainable than AutoRec's (MEP@10)", "E-AutoRec", "AutoRec", "mep"),
+    ("eautorec_map", "E-AutoRec is more accurate than AutoRec (MAP@10)", "E-AutoRec", "AutoRec", "map"),
+    ("semauto_knn_over_sum", "SEMAUTO's user-kNN recommender beats feature summation (nDCG@10)", "SEMAUTO-kNN",
+     "SEMAUTO-sum", "ndcg"),
+    ("semauto_over_pop", "SEMAUTO (kNN) beats popularity (nDCG@10)", "SEMAUTO-kNN", "Pop", "ndcg"),
+    ("vae_over_dae", "Mult-VAE beats Mult-DAE (nDCG@10)", "Mult-VAE", "Mult-DAE", "ndcg"),
+    ("vae_over_ease", "Mult-VAE beats EASE (nDCG@10)", "Mult-VAE", "EASE", "ndcg"),
+]
+
+
+def _correlations(result: Result, **choice: Any) -> np.ndarray:
+    """Per seed, the Pearson correlation across models of MEP@10 and nDCG@10."""
+    where = {**MAIN, **choice}
+    f = result.frame
+    f = f[(f["relevant"] == where["relevant"]) & (f["candidates"] == where["candidates"]) & (f["k"] == where["k"])]
+    wide = f[f["metric"].isin(["mep", "ndcg"])].pivot_table(index=["seed", "model"], columns="metric",
+                                                             values="value")
+    return np.array([np.corrcoef(g["mep"], g["ndcg"])[0, 1] for _, g in wide.groupby(level="seed")])
+
+
+def claims(result: Result) -> list[C.Claim]:
+    present = set(result.frame["model"])
+    out = []
+    for cid, statement, a, b, metric in CLAIMS:
+        if {a, b} <= present:
+            main, alternatives = _better(result, a, b, metric)
+            out.append(C.claim(cid, statement, "higher", main, alternatives))
+    if {"C-VAE", "Mult-VAE"} <= present:
+        main = C.equivalent(*_pair(result, "C-VAE", "Mult-VAE", "ndcg"), margin=0.01, label="C-VAE - Mult-VAE")
+        alternatives = {name: C.equivalent(*_pair(result, "C-VAE", "Mult-VAE", "ndcg", **choice), margin=0.01,
+                                           label="C-VAE - Mult-VAE") for name, choice in ALTERNATIVES.items()}
+        out.append(C.claim("cvae_matches_vae", "Conditioning costs C-VAE no unconditioned accuracy (nDCG@10 within "
+                           "+-0.01 of Mult-VAE)", "similar", main, alternatives))
+    if len(present) > 2:
+        main = C.threshold(_correlations(result), below=0.0, label="r(MEP@10, nDCG@10) across models")
+        alternatives = {name: C.threshold(_correlations(result, **choice), below=0.0,
+                                          label="r(MEP, nDCG) across models") for name, choice in ALTERNATIVES.items()}
+        out.append(C.claim("explainability_costs_accuracy", "Across models, more explainable top-N lists are less "
+                           "accurate (negative correlation of MEP@10 and nDCG@10 across the models)", "trade-off",
+                           main, alternatives))
+    return out
+
+
+def numbers(result: Result) -> dict:
+    s = summary(result)
+    best, explainable = s["ndcg"].idxmax(), s["mep"].idxmax()
+    corr = _correlations(result)
+    r = float(np.mean(corr)) if len(corr) else float("nan")
+    return {"n_seeds": len(result.params["seeds"]), "n_models": len(s), "best_model": best,
+            "best_ndcg": float(s.loc[best, "ndcg"]), "most_explainable": explainable,
+            "best_mep": float(s.loc[explainable, "mep"]), "mep_ndcg_corr": r,
+            "corr_reading": "go together" if r > 0.3 else "trade off" if r < -0.3 else "are not clearly related",
+            "cache_summary": result.outcome.summary()}
+
+
+def save(result: Result, chapter_claims: list[C.Claim], results_dir: str = "") -> Path:
+    config = {"protocol": PROTOCOL, **result.params,
+              "deviations": ["every model is measured on a per-user 80/20 holdout (relevant = rating >= 4), not on "
+                             "its paper's protocol; every model is fitted on the same 80% of the training ratings, "
+                             "the other 20% is the validation part that trained models stop on",
+                             "the VAEs are trained on training ratings >= 4 (implicit feedback) of all users and "
+                             "score the same users (weak generalization)"]}
+    return write("comparison", results_dir, config=config, seeds=result.params["seeds"], metrics=result.frame,
+                 claims=chapter_claims, timings=result.timings)

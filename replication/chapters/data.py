@@ -1,0 +1,150 @@
+"""Chapter "The data": MovieLens-100K and its Freebase knowledge graph, described and checked against their
+documented sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .. import datasets, features, plots, results
+from ..experiments import claims as C
+from ..experiments.protocols import item_features, load_data
+from .common import records, setup, write
+
+PARAMETERS = {"min_items": 2, "n_examples": 3}
+EXPECTED = {"ratings": 100_000, "users": 943, "items": 1_682, "linked_items": 1_598, "triples": 91_600}
+PRUNING = (1, 2, 5, 10)
+
+
+@dataclass
+class Result:
+    data: datasets.Dataset
+    features: features.ItemFeatures
+    triples: pd.DataFrame
+    params: dict
+    timings: dict
+
+
+def run(min_items: int = 2, n_examples: int = 3) -> Result:
+    """Load the data and build the knowledge-graph features (checked and parsed; nothing is trained here)."""
+    setup()
+    timer = results.Timer()
+    with timer("load"):
+        data = load_data()
+        feats = item_features(min_items)
+        triples = features.fold_triples(data)
+    return Result(data, feats, triples, {"min_items": min_items, "n_examples": n_examples}, timer.seconds)
+
+
+def summary_table(result: Result) -> pd.DataFrame:
+    return pd.DataFrame([result.data.summary()]).T.rename(columns={0: "count"})
+
+
+def ratings_figure(result: Result) -> plt.Figure:
+    """Rating distribution, activity per user and the long tail of item popularity."""
+    data = result.data
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    counts = data.ratings["rating"].value_counts().sort_index()
+    axes[0].bar(counts.index.astype(int), counts.to_numpy())
+    plots.label_axes(axes[0], "rating (stars)", "number of ratings", "Rating distribution")
+    axes[1].hist(np.diff(data.rating_matrix().indptr), bins=50)
+    plots.label_axes(axes[1], "ratings per user", "number of users", "Activity per user")
+    ranked = np.sort(np.bincount(data.ratings["item"], minlength=data.n_items))[::-1]
+    axes[2].plot(np.arange(1, len(ranked) + 1), ranked)
+    axes[2].set_yscale("log")
+    plots.label_axes(axes[2], "item rank by popularity", "ratings (log scale)", "The long tail")
+    fig.tight_layout()
+    return fig
+
+
+def relations_table(result: Result) -> pd.DataFrame:
+    """Item-entity links and distinct entities per (folded) relation."""
+    table = result.triples.groupby("relation").agg(links=("item", "size"), entities=("entity", "nunique"))
+    return table.sort_values("links", ascending=False)
+
+
+def relations_figure(result: Result) -> plt.Figure:
+    table = relations_table(result)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.barh(table.index[::-1], table["links"].to_numpy()[::-1])
+    plots.label_axes(ax, "item-entity links after folding inverse relations", "relation",
+                     "Knowledge-graph links per relation")
+    fig.tight_layout()
+    return fig
+
+
+def pruning_table(result: Result) -> pd.DataFrame:
+    """Features, links and featureless items for several pruning thresholds (features linked to >= k films)."""
+    rows = []
+    for k in PRUNING:
+        f = item_features(k)
+        rows.append({"min_items": k, "features": f.n_features, "item-feature links": f.matrix.nnz,
+                     "items with no feature": int((np.diff(f.matrix.indptr) == 0).sum())})
+    return pd.DataFrame(rows).set_index("min_items")
+
+
+def features_figure(result: Result) -> plt.Figure:
+    fig, ax = plt.subplots()
+    ax.hist(np.diff(result.features.matrix.indptr), bins=40)
+    plots.label_axes(ax, f"features per item (min_items={result.params['min_items']})", "number of items",
+                     "Features per item")
+    fig.tight_layout()
+    return fig
+
+
+def readable_features(result: Result) -> pd.DataFrame:
+    """The first features of the most-rated films, with the labels the explanations print."""
+    data, M = result.data, result.features
+    famous = np.argsort(-np.bincount(data.ratings["item"], minlength=data.n_items))[:result.params["n_examples"]]
+    return pd.DataFrame([{"film": data.title(item), "relation": M.features.loc[f, "relation"],
+                          "feature label": M.features.loc[f, "label"]}
+                         for item in famous for f in M.item_features(item)[:6]])
+
+
+def genres_figure(result: Result) -> plt.Figure:
+    data = result.data
+    genre_counts = pd.Series(data.genre_matrix().sum(0), index=datasets.GENRES).sort_values()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    axes[0].barh(genre_counts.index, genre_counts.to_numpy())
+    plots.label_axes(axes[0], "number of films", "genre", "Films per genre")
+    axes[1].hist(data.users["age"], bins=30)
+    plots.label_axes(axes[1], "age (years)", "number of users", "User ages")
+    fig.tight_layout()
+    return fig
+
+
+def numbers(result: Result) -> dict:
+    """The values the prose quotes."""
+    data, R = result.data, result.data.rating_matrix()
+    per_user = np.diff(R.indptr)
+    ranked = np.sort(np.bincount(data.ratings["item"], minlength=data.n_items))[::-1]
+    out = {f"n_{k}": v for k, v in data.summary().items()}
+    out |= {"density_pct": 100 * R.nnz / (data.n_users * data.n_items), "median_per_user": float(np.median(per_user)),
+            "min_per_user": int(per_user.min()), "n_features": result.features.n_features,
+            "min_items": result.params["min_items"],
+            "head_share_pct": 100 * ranked[: int(0.2 * len(ranked))].sum() / ranked.sum(),
+            "n_entities": int(result.triples["entity"].nunique()), "n_features_all": item_features(1).n_features}
+    return out
+
+
+def claims(result: Result) -> list[C.Claim]:
+    """The documented sizes of the data set, checked exactly (the triples within 100)."""
+    summary = result.data.summary()
+    out = []
+    for key, value in EXPECTED.items():
+        tolerance = 100 if key == "triples" else 0
+        judged = C.Judgement(C.all_of([abs(summary[key] - value) <= tolerance]).verdict,
+                             f"{summary[key]:,}", f"count, tolerance {tolerance}")
+        out.append(C.claim(f"size_{key}", f"MovieLens-100K / KB4Rec has about {value:,} {key.replace('_', ' ')}",
+                           value, judged, no_alternative="a count of the data files"))
+    return out
+
+
+def save(result: Result, chapter_claims: list[C.Claim], results_dir: str = "") -> Path:
+    values = {k: v for k, v in numbers(result).items() if k != "min_items"}
+    return write("data", results_dir, config=result.params, seeds=[], metrics=records(values),
+                 claims=chapter_claims, timings=result.timings)

@@ -1,0 +1,75 @@
+"""Appendix "Reproducibility": the environment, the data digests, the execution log of this build, and every
+claim of every chapter with its verdict, read from the results files the chapters wrote."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .. import book, datasets, report, results
+from ..experiments import claims as C
+
+PARAMETERS = {"results_dir": "", "execution_log": ""}
+
+
+@dataclass
+class Result:
+    folder: Path
+    log_path: Path
+    all_results: dict[str, dict]
+    executions: pd.DataFrame
+
+
+def run(results_dir: str = "", execution_log: str = "") -> Result:
+    folder = Path(results_dir or results.default_results_dir())
+    log_path = Path(execution_log or book.EXECUTED / "execution_log.json")
+    all_results = {name: payload for name, payload in report.load_all_results(folder).items()
+                   if name != "reproducibility"}  # this appendix's own file from an earlier run
+    return Result(folder, log_path, all_results, report.execution_table(log_path))
+
+
+def wheel_table() -> pd.DataFrame:
+    return pd.DataFrame({"sha256": [datasets.WHEEL_SHA256]}, index=pd.Index([datasets.WHEEL_NAME], name="file"))
+
+
+def verdict_counts(result: Result) -> pd.DataFrame:
+    """Verdicts and robustness per chapter."""
+    table = report.claims_table(result.all_results)
+    if table.empty:
+        return table
+    return table.groupby(["chapter", "verdict"]).size().unstack(fill_value=0).join(
+        table.groupby(["chapter", "robustness"]).size().unstack(fill_value=0))
+
+
+def numbers(result: Result) -> dict:
+    return {"total_seconds": float(result.executions["seconds"].fillna(0).sum())}
+
+
+def claims(result: Result) -> list[C.Claim]:
+    chapters = [name for name in result.executions.index if name != "reproducibility"]
+    digests = report.digests_by_file(result.all_results)
+    same_data = all(len(values) == 1 for values in digests.values())
+    missing = sorted(set(chapters) - set(result.all_results))
+    return [
+        C.claim("all_chapters_have_results", "every executed chapter wrote a valid results file", None,
+                C.Judgement(C.all_of([not missing]).verdict, ", ".join(missing) or "all present", "presence check"),
+                no_alternative="a file check"),
+        C.claim("same_data_everywhere", "every chapter read byte-identical data files", None,
+                C.Judgement(C.all_of([same_data]).verdict, f"{len(digests)} files; " + (
+                    "one digest each" if same_data else
+                    f"differing: {[f for f, v in digests.items() if len(v) > 1]}"), "SHA-256 comparison"),
+                no_alternative="a checksum comparison"),
+    ]
+
+
+def save(result: Result, chapter_claims: list[C.Claim]) -> Path:
+    table = report.claims_table(result.all_results)
+    values = {"chapters_with_results": len(result.all_results), "claims": len(table)}
+    values |= {f"verdicts_{k.replace(' ', '_')}": int(v) for k, v in table["verdict"].value_counts().items()}
+    values |= {f"robustness_{k.replace(' ', '_')}": int(v) for k, v in table["robustness"].value_counts().items()}
+    return results.write_results(result.folder, "reproducibility", config={"results_dir": str(result.folder)},
+                                 seeds=[], metrics=[{"metric": k, "value": v} for k, v in values.items()],
+                                 claims=chapter_claims, timings=numbers(result),
+                                 data={datasets.WHEEL_NAME: datasets.WHEEL_SHA256})
