@@ -32,14 +32,13 @@ __all__ = ["latent_points", "fit_pca", "silhouette", "centroids", "cooccurrence_
 NO_CONDITION = vae.NO_CONDITION
 
 
-def latent_points(model: vae.MultVAE, interactions, n_conditions: int | None = None) -> tuple[np.ndarray, np.ndarray,
-                                                                                           np.ndarray]:
-    """Encode every user of `interactions` unconditioned and under every condition.
+def latent_points(model: vae.MultVAE, interactions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encode every user of `interactions` (fold-in rows) unconditioned and under every condition of a fitted C-VAE.
 
     Returns ``points`` ((1 + C) * n_users x latent), ``labels`` (condition per point, -1 = unconditioned) and
     ``users`` (row of `interactions` per point). Unconditioned points come first.
     """
-    n_conditions = model.n_conditions if n_conditions is None else n_conditions
+    n_conditions = model.network_.n_conditions
     if n_conditions < 1:
         raise ConfigError("latent_points needs a conditioned model (n_conditions >= 1)")
     X = sp.csr_array(interactions, dtype=np.float32)
@@ -47,7 +46,7 @@ def latent_points(model: vae.MultVAE, interactions, n_conditions: int | None = N
     labels = np.repeat(np.arange(-1, n_conditions), n)
     users = np.tile(np.arange(n), n_conditions + 1)
     stacked = X[users]
-    return vae.encode(model, stacked, condition=labels), labels, users
+    return model.encode(stacked, condition=labels), labels, users
 
 
 def fit_pca(points: np.ndarray, n_components: int = 5, fit_mask: np.ndarray | None = None, seed: int = 0):

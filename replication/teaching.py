@@ -8,7 +8,9 @@
   parts, so the reader sees how much of the plain MSE the unknown zeros contribute.
 * `gaussian_kl`, `reparameterize` and `monte_carlo_kl` show the VAE's reparameterization trick and its closed-form KL
   term on plain numpy arrays; `active_units` measures posterior collapse of a latent code.
-* `seed_table` turns per-seed runs into a mean +- 95% CI table.
+* `drop_interactions` hides part of a user's history; `recommended_popularity` measures how mainstream a top-k is.
+
+The experiments themselves (seeds, models, claims) live in `replication.chapters.autoencoders`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .errors import ConfigError, DataError
-from .metrics import mean_ci
 
 # ---------------------------------------------------------------------------
 # input checks
@@ -252,31 +253,7 @@ def active_units(mu: Any, threshold: float = 0.01) -> int:
 
 
 # ---------------------------------------------------------------------------
-# runs over seeds
-# ---------------------------------------------------------------------------
-
-
-def seed_table(runs: Mapping[str, Mapping[str, Sequence[float]]], metrics: Sequence[str] | None = None
-               ) -> pd.DataFrame:
-    """runs[condition][metric] = values over seeds  ->  one row per condition with `<metric>` (mean) and
-    `<metric> ±` (95% CI half-width) columns, plus the number of seeds."""
-    if not runs:
-        raise ConfigError("seed_table needs at least one condition")
-    metrics = list(metrics) if metrics is not None else list(next(iter(runs.values())).keys())
-    rows = []
-    for condition, values in runs.items():
-        missing = [m for m in metrics if m not in values]
-        if missing:
-            raise DataError(f"condition {condition!r} lacks metrics {missing}")
-        row: dict[str, Any] = {"condition": condition, "seeds": len(values[metrics[0]])}
-        for m in metrics:
-            row[m], row[f"{m} ±"] = mean_ci(values[m])
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("condition")
-
-
-# ---------------------------------------------------------------------------
-# experiment runners (thin loops over seeds around the models of replication.models)
+# inputs and outputs of the teaching experiments
 # ---------------------------------------------------------------------------
 
 
@@ -303,105 +280,3 @@ def recommended_popularity(scores: np.ndarray, train: Any, k: int = 10) -> float
     train = sp.csr_array(train)
     popularity = np.bincount(train.indices, minlength=train.shape[1])
     return float(np.median(popularity[top_k(scores, k, exclude=train)]))
-
-
-@dataclass
-class Experiment:
-    """Per-seed metrics runs[condition][metric] = [value per seed], plus what the first seed left behind for figures
-    (models, predictions / scores, training histories, and the split)."""
-
-    runs: dict[str, dict[str, list[float]]]
-    models: dict[str, Any]
-    outputs: dict[str, np.ndarray]
-    histories: dict[str, pd.DataFrame]
-    split: Any
-    seeds: list[int]
-
-    def table(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
-        return seed_table(self.runs, metrics)
-
-
-def _check_seeds(seeds: Sequence[int]) -> list[int]:
-    seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ConfigError("give at least one seed")
-    if len(set(seeds)) != len(seeds):
-        raise ConfigError(f"seeds must be distinct, got {seeds}")
-    return seeds
-
-
-def autorec_loss_experiment(ratings: pd.DataFrame, shape: tuple[int, int], seeds: Sequence[int],
-                            losses: Sequence[str] = ("masked", "full"), test_fraction: float = 0.1, k: int = 10,
-                            relevant_threshold: float = 4.0, tol: float = 0.5, **fit_kwargs: Any) -> Experiment:
-    """Train U-AutoRec once per seed and loss (each seed draws its own 90/10 random rating split and initialisation)
-    and measure, per run: test RMSE (clipped predictions), top-k quality on test ratings >= relevant_threshold
-    (ndcg, recall, coverage, median popularity of the recommended items), and the distribution of the raw predictions
-    on unobserved entries (median, share within `tol` of zero, collapsed 0/1). `fit_kwargs` go to `fit_autorec`."""
-    from . import metrics, splits
-    from .models import autorec
-
-    seeds = _check_seeds(seeds)
-    runs: dict[str, dict[str, list[float]]] = {loss: {} for loss in losses}
-    exp = Experiment(runs, {}, {}, {}, None, seeds)
-    for seed in seeds:
-        split = splits.random_split(ratings, test_fraction, seed=seed, shape=shape)
-        train, test = split.train, split.test
-        for loss in losses:
-            model, history = autorec.fit_autorec(train, loss=loss, seed=seed, **fit_kwargs)
-            raw = autorec.predict(model, train, clip=False)
-            summary = prediction_summary(raw, train, tol=tol)
-            topn = metrics.evaluate_topn(raw, train, test, ks=(k,), relevant_threshold=relevant_threshold)
-            values = {"rmse": metrics.rmse(np.clip(raw, 1.0, model.scale), test),
-                      f"ndcg@{k}": topn[f"ndcg@{k}"], f"recall@{k}": topn[f"recall@{k}"],
-                      f"coverage@{k}": topn[f"coverage@{k}"],
-                      "median popularity of top-k": recommended_popularity(raw, train, k),
-                      "median unobserved prediction": summary["unobserved"]["median"],
-                      "share near zero": summary["unobserved"]["near_zero"],
-                      "collapsed": float(is_collapsed(summary, tol))}
-            for name, value in values.items():
-                runs[loss].setdefault(name, []).append(float(value))
-            if seed == seeds[0]:
-                exp.models[loss], exp.outputs[loss], exp.histories[loss] = model, raw, history
-                exp.split = split
-    return exp
-
-
-def vae_experiment(ratings: pd.DataFrame, n_items: int, seeds: Sequence[int], conditions: Mapping[str, Mapping],
-                   n_heldout_users: int = 100, ks: Sequence[int] = (10, 100), corrupt: float = 0.5,
-                   **fit_kwargs: Any) -> Experiment:
-    """Train Mult-DAE / Mult-VAE variants (`conditions`: name -> keyword arguments of `vae.fit_vae`, e.g.
-    {"DAE": {"variational": False, "dropout": 0.5}}) once per seed on Liang et al.'s strong-generalization split
-    (validation users pick the epoch; each seed draws its own users). Per run: test ndcg@k / recall@k, the final
-    epoch's KL and multinomial NLL, active latent units of the test users, and ndcg@max(ks) when a `corrupt` share
-    of each test user's fold-in items is hidden from the model (robustness to missing history)."""
-    from . import metrics, splits
-    from .models import vae
-
-    seeds = _check_seeds(seeds)
-    if not conditions:
-        raise ConfigError("give at least one condition")
-    kmax = max(ks)
-    runs: dict[str, dict[str, list[float]]] = {name: {} for name in conditions}
-    exp = Experiment(runs, {}, {}, {}, None, seeds)
-    for seed in seeds:
-        split = splits.strong_generalization(ratings, n_heldout_users=n_heldout_users, seed=seed, n_items=n_items)
-        partial = drop_interactions(split.test_in, corrupt, seed=seed)
-        for name, kwargs in conditions.items():
-            model, history = vae.fit_vae(split.train, split.valid_in, split.valid_out, seed=seed,
-                                         **{**fit_kwargs, **kwargs})
-            scores = vae.score(model, split.test_in)
-            topn = metrics.evaluate_topn(scores, split.test_in, split.test_out, ks=ks)
-            hidden = metrics.evaluate_topn(vae.score(model, partial), split.test_in, split.test_out, ks=(kmax,))
-            values = {f"{m}@{k}": topn[f"{m}@{k}"] for k in ks for m in ("ndcg", "recall")}
-            last = history.iloc[-1]
-            values.update({"kl": float(last["kl"]), "nll": float(last["nll"]),
-                           "active units": active_units(vae.encode(model, split.test_in)),
-                           f"ndcg@{kmax}, {corrupt:.0%} of input hidden": hidden[f"ndcg@{kmax}"]})
-            values[f"relative drop of ndcg@{kmax}"] = 1.0 - values[f"ndcg@{kmax}, {corrupt:.0%} of input hidden"] \
-                / values[f"ndcg@{kmax}"]
-            for metric, value in values.items():
-                runs[name].setdefault(metric, []).append(float(value))
-            if seed == seeds[0]:
-                exp.models[name], exp.outputs[name], exp.histories[name] = model, scores, history
-                exp.split = split
-    return exp

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from replication import datasets
+
+# Tests compute everything afresh (the runner's on-disk cache is for re-building the book); set REPLICATION_CACHE
+# to a folder to let a test session reuse results.
+os.environ.setdefault("REPLICATION_CACHE", "off")
 
 TINY = {
     "ml-100k.inter": "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"

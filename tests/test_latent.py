@@ -14,7 +14,7 @@ import torch
 
 from replication import latent
 from replication.errors import ConfigError
-from replication.models import vae
+from replication.models.vae import MultVAE
 
 torch.set_num_threads(1)
 
@@ -130,13 +130,13 @@ def test_latent_points_layout_matches_encode():
     rng = np.random.default_rng(0)
     X = sp.csr_array((rng.random((6, 12)) < 0.4).astype(np.float32))
     conds = (rng.random((12, 3)) < 0.5).astype(np.float32)
-    model, _ = vae.fit_vae(X, conditions=conds, epochs=1, hidden=8, latent=4, seed=0)
+    model = MultVAE(epochs=1, hidden=8, latent=4, seed=0, device="cpu").fit(X, side=conds)
     points, labels, users = latent.latent_points(model, X)
     assert points.shape == (6 * 4, 4)
     assert labels.tolist() == [-1] * 6 + [0] * 6 + [1] * 6 + [2] * 6
-    np.testing.assert_allclose(points[labels == 1], vae.encode(model, X, condition=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(points[labels == 1], model.encode(X, condition=1), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(users[labels == 2], np.arange(6))
-    plain, _ = vae.fit_vae(X, epochs=1, hidden=8, latent=4, seed=0)
+    plain = MultVAE(epochs=1, hidden=8, latent=4, seed=0, device="cpu").fit(X)
     with pytest.raises(ConfigError, match="conditioned model"):
         latent.latent_points(plain, X)
 

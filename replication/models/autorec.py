@@ -265,7 +265,7 @@ class AutoRec(Recommender):
         if self.optimizer == "rprop":
             opt = Rprop(net.parameters(), lr=self.lr)
         else:
-            opt = torch.optim.Adam(net.parameters(), lr=self.lr)
+            opt = torch.optim.Adam(net.parameters(), lr=self.lr, fused=True)
         data = self.rows_ = _Rows(R, self.scale, device)
         dense = not self.sparse or self.loss == "full"
         full_batch = self.batch_size is None or self.batch_size >= n_users
@@ -310,12 +310,17 @@ class AutoRec(Recommender):
                 raise ConfigError("AutoRec validates on held-out ratings of its training users (no fold-in rows)")
             if valid.target.shape != R.shape:
                 raise DataError(f"valid.target has shape {valid.target.shape}, train has {R.shape}")
-            v_rows, v_items = (torch.from_numpy(a.astype(np.int64)).to(device) for a in valid.pairs())
-            v_pattern = Pattern(v_rows, v_items, n_users, n_items)
-            validate = lambda: valid.evaluate(  # noqa: E731
-                (net.decode_at(self._codes(None), v_pattern) * self.scale).cpu().numpy())
+            if valid.metric == "rmse":  # predictions at the validation pairs only
+                v_rows, v_items = (torch.from_numpy(a.astype(np.int64)).to(device) for a in valid.pairs())
+                v_pattern = Pattern(v_rows, v_items, n_users, n_items)
+                validate = lambda: valid.evaluate(  # noqa: E731
+                    (net.decode_at(self._codes(None), v_pattern) * self.scale).cpu().numpy())
+            else:  # a ranking metric needs every score
+                validate = lambda: valid.evaluate(  # noqa: E731
+                    (net.decode(self._codes(None)) * self.scale).cpu().numpy())
         history = fit_loop(net, opt, batches=batches, loss=loss, validate=validate, epochs=self.epochs,
-                           patience=self.patience, higher_is_better=False, seed=self.seed, progress=self.progress,
+                           patience=self.patience, higher_is_better=valid is not None and valid.higher_is_better,
+                           seed=self.seed, progress=self.progress,
                            desc=self.name)
         history.insert(2, "train_rmse", np.sqrt(history.pop("train_mse")))
         self.history_ = history

@@ -269,7 +269,8 @@ class MultVAE(Recommender):
 
         self.network_ = VAENet(n_items, self.hidden, self.latent, n_conditions, self.variational,
                                self.dropout).to(device)
-        optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay,
+                                     fused=True)  # one kernel for all weights: several times faster on the CPU
         dense = torch.from_numpy(X.toarray()).to(device)
         users_t, conds_t = torch.from_numpy(users).to(device), torch.from_numpy(conds).to(device)
 
