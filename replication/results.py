@@ -96,7 +96,7 @@ def metric_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A tidy frame (columns metric, value and setting columns) as the list of records the results file holds."""
     if "metric" not in frame or "value" not in frame:
         raise DataError(f"a metrics frame needs 'metric' and 'value' columns, has {list(frame.columns)}")
-    return [{k: v for k, v in record.items() if not (isinstance(v, float) and math.isnan(v) and k != "value")}
+    return [{k: v for k, v in record.items() if v is not None or k == "value"}  # absent setting columns dropped
             for record in to_jsonable(frame.to_dict(orient="records"))]
 
 

@@ -24,7 +24,7 @@ def test_parse_value(text, value):
 
 
 def test_run_unknown_notebook_names_the_known_ones(tmp_path):
-    with pytest.raises(ConfigError, match="no notebook .*nope.ipynb.*data.ipynb"):
+    with pytest.raises(ConfigError, match="no notebook .*nope.md.*data.md"):
         cli.main(["run", "nope", "--output", str(tmp_path / "x.ipynb")])
 
 

@@ -1,4 +1,5 @@
-"""The regression comparison itself: tolerances, skipped timing keys, verdict changes, missing metrics."""
+"""The regression comparison itself: record keys, tolerances, skipped timing metrics, verdict changes (main and
+sensitivity), missing records and files."""
 
 from __future__ import annotations
 
@@ -7,27 +8,33 @@ import json
 from replication import regression
 
 
-def payload(metrics, verdicts=("holds",)):
-    return {"metrics": metrics, "claims": [{"id": f"c{i}", "verdict": v} for i, v in enumerate(verdicts)]}
+def payload(values, verdicts=("holds",), alternatives=("holds",)):
+    records = [{"model": "A", "metric": m, "value": v} for m, v in values.items()]
+    claims = [{"id": f"c{i}", "verdict": v, "sensitivity": [{"choice": "k", "verdict": a, "measured": ""}]}
+              for i, (v, a) in enumerate(zip(verdicts, alternatives))]
+    return {"metrics": records, "claims": claims}
 
 
-def test_flatten_keeps_numbers_and_skips_timings():
-    flat = regression.flatten({"a": {"b": [1, 2.5]}, "train_seconds": 9, "ok": True, "name": "x"})
-    assert flat == {"a.b.0": 1.0, "a.b.1": 2.5}
+def test_record_keys_and_skipped_timings():
+    head = regression.headline(payload({"ndcg": 0.4, "train_seconds": 9.0, "peak_mb": 3.0}))
+    assert head["metrics"] == {"metric=ndcg|model=A": 0.4}
+    assert head["verdicts"] == {"c0": "holds", "c0 [k]": "holds"}
 
 
 def test_small_noise_passes_and_real_moves_fail():
     ref = payload({"ndcg": 0.400, "rmse": 0.950, "tiny": 0.001})
     assert regression.compare(payload({"ndcg": 0.404, "rmse": 0.951, "tiny": 0.004}), ref) == []
     problems = regression.compare(payload({"ndcg": 0.380, "rmse": 0.950, "tiny": 0.001}), ref)
-    assert problems == ["metric ndcg: fresh 0.38 vs reference 0.4"]
+    assert problems == ["metric metric=ndcg|model=A: fresh 0.38 vs reference 0.4"]
 
 
-def test_verdict_change_and_missing_metric_fail():
-    ref = payload({"a": 1.0, "b": 2.0}, verdicts=("holds",))
-    problems = regression.compare(payload({"a": 1.0}, verdicts=("does not hold",)), ref)
-    assert "metric b: present in only one of fresh / reference" in problems
+def test_verdict_changes_and_missing_records_fail():
+    ref = payload({"a": 1.0, "b": 2.0})
+    problems = regression.compare(payload({"a": 1.0}, verdicts=("does not hold",), alternatives=("inconclusive",)),
+                                  ref)
+    assert "metric metric=b|model=A: present in only one of fresh / reference" in problems
     assert "claim c0: verdict 'does not hold' vs reference 'holds'" in problems
+    assert "claim c0 [k]: verdict 'inconclusive' vs reference 'holds'" in problems
 
 
 def test_compare_folder_reports_missing_fresh_file(tmp_path):

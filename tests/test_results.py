@@ -1,4 +1,5 @@
-"""Results files: atomic JSON with every required key, valid verdicts, plain values; verdict helpers."""
+"""Results files: the documented schema (metric records, claims with test and sensitivity) validated on write and on
+read, atomic writes, plain values; the report helpers."""
 
 from __future__ import annotations
 
@@ -6,64 +7,84 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from replication import results
+from replication import report, results
+from replication.errors import DataError
+from replication.experiments import claims as C
+
+
+def a_claim(verdict: str = "does not hold") -> C.Claim:
+    return C.Claim("c1", "A beats B", 0.9, "A - B = -0.1", verdict, "paired t-interval over 5 seeds",
+                   [{"choice": "k = 20", "measured": "A - B = -0.2", "verdict": "does not hold"}])
 
 
 def write(tmp_path, **overrides):
-    kwargs = dict(config={"k": 3}, seeds=[0, 1], metrics={"rmse": np.float32(0.5), "curve": np.arange(3)},
-                  claims=[results.Claim("c1", "A beats B", 0.9, 0.8, "does not hold")],
-                  timings={"train": 1.5}, data={"f": "abc"})
+    kwargs = dict(config={"k": 3}, seeds=[0, 1],
+                  metrics=[{"model": "A", "seed": 0, "metric": "rmse", "value": np.float32(0.5)},
+                           {"model": "A", "seed": 1, "metric": "rmse", "value": 0.75}],
+                  claims=[a_claim()], timings={"train": 1.5}, data={"f": "abc"})
     kwargs.update(overrides)
     return results.write_results(tmp_path, "demo", **kwargs)
 
 
-def test_round_trip_has_every_key(tmp_path):
+def test_round_trip_follows_the_schema(tmp_path):
     payload = results.read_results(write(tmp_path))
     assert set(results.REQUIRED_KEYS) <= set(payload)
-    assert payload["metrics"] == {"rmse": 0.5, "curve": [0, 1, 2]}
+    assert payload["metrics"][0] == {"model": "A", "seed": 0, "metric": "rmse", "value": 0.5}
     assert payload["claims"][0]["verdict"] == "does not hold"
+    assert payload["claims"][0]["sensitivity"][0]["choice"] == "k = 20"
+    assert set(payload["claims"][0]) == set(results.CLAIM_KEYS)
     assert payload["environment"]["torch"].startswith("2.13")
+    assert "metric" in results.SCHEMA and "sensitivity" in results.SCHEMA
 
 
-def test_non_finite_values_become_null(tmp_path):
-    payload = json.loads(write(tmp_path, metrics={"x": float("nan"), "y": [1.0, math.inf]}).read_text())
-    assert payload["metrics"] == {"x": None, "y": [1.0, None]}
+def test_a_tidy_frame_becomes_records_and_nan_becomes_null(tmp_path):
+    frame = pd.DataFrame({"model": ["A", "B"], "k": [10, np.nan], "metric": ["ndcg", "ndcg"],
+                          "value": [0.3, float("nan")]})
+    payload = json.loads(write(tmp_path, metrics=frame).read_text())
+    assert payload["metrics"] == [{"model": "A", "k": 10.0, "metric": "ndcg", "value": 0.3},
+                                  {"model": "B", "metric": "ndcg", "value": None}]
+
+
+@pytest.mark.parametrize("metrics, words", [
+    ({"rmse": 0.5}, "list of records"),
+    ([{"metric": "rmse"}], "'metric' and 'value'"),
+    ([{"metric": "rmse", "value": 1.0, "curve": [1, 2]}], "non-scalar"),
+])
+def test_metrics_that_break_the_schema_are_refused(tmp_path, metrics, words):
+    with pytest.raises(DataError, match=words):
+        write(tmp_path, metrics=metrics)
+
+
+def test_claims_that_break_the_schema_are_refused(tmp_path):
+    bad = a_claim().as_dict()
+    del bad["test"]
+    with pytest.raises(DataError, match="exactly the keys"):
+        write(tmp_path, claims=[bad])
+    no_sensitivity = {**a_claim().as_dict(), "sensitivity": []}
+    with pytest.raises(DataError, match="no alternative"):
+        write(tmp_path, claims=[no_sensitivity])
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     path = write(tmp_path)
     before = path.read_text()
-    with pytest.raises(TypeError):
-        write(tmp_path, metrics={"bad": object()})
+    with pytest.raises((TypeError, DataError)):
+        write(tmp_path, metrics=[{"metric": "x", "value": object()}])
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["demo.json"]
 
 
-def test_invalid_verdict_is_rejected():
-    with pytest.raises(ValueError, match="verdict 'maybe'"):
-        results.Claim("c", "s", 1, 1, "maybe")
-
-
 def test_read_rejects_incomplete_files(tmp_path):
     (tmp_path / "x.json").write_text(json.dumps({"chapter": "x"}))
-    with pytest.raises(ValueError, match="lacks keys"):
+    with pytest.raises(DataError, match="lacks keys"):
         results.read_results(tmp_path / "x.json")
 
 
-@pytest.mark.parametrize("a,b,higher,expected", [
-    ((0.5, 0.01), (0.4, 0.01), True, "holds"),
-    ((0.4, 0.01), (0.5, 0.01), True, "does not hold"),
-    ((0.45, 0.05), (0.44, 0.05), True, "inconclusive"),
-    ((0.9, 0.01), (1.0, 0.01), False, "holds"),
-])
-def test_compare_verdict(a, b, higher, expected):
-    assert results.compare_verdict(*a, *b, higher_is_better=higher) == expected
-
-
-def test_verdict_mapping():
-    assert [results.verdict(v) for v in (True, False, None)] == ["holds", "does not hold", "inconclusive"]
+def test_non_finite_values_become_null():
+    assert results.to_jsonable({"x": math.inf, "y": [1.0, float("nan")]}) == {"x": None, "y": [1.0, None]}
 
 
 def test_timer_accumulates():
@@ -75,9 +96,13 @@ def test_timer_accumulates():
 
 
 def test_digests_by_file_flags_disagreement():
-    from replication import report
-
     same = {"a": {"data": {"f": "1", "g": "2"}}, "b": {"data": {"f": "1"}}}
     differ = {"a": {"data": {"f": "1"}}, "b": {"data": {"f": "9"}}}
     assert report.digests_by_file(same) == {"f": {"1"}, "g": {"2"}}
     assert report.digests_by_file(differ) == {"f": {"1", "9"}}
+
+
+def test_claims_table_reports_robustness(tmp_path):
+    write(tmp_path)
+    table = report.claims_table(report.load_all_results(tmp_path))
+    assert table.loc[0, "robustness"] == "robust" and table.loc[0, "alternatives"] == "k = 20: does not hold"

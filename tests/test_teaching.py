@@ -193,19 +193,6 @@ def test_active_units_counts_varying_dimensions() -> None:
 # ---------------------------------------------------------------- seed tables
 
 
-def test_seed_table_means_and_ci() -> None:
-    table = teaching.seed_table({"masked": {"rmse": [1.0, 1.0, 1.0], "ndcg": [0.1, 0.2, 0.3]},
-                                 "full": {"rmse": [3.0, 3.2, 3.4], "ndcg": [0.2, 0.2, 0.2]}})
-    assert list(table.index) == ["masked", "full"] and list(table["seeds"]) == [3, 3]
-    assert table.loc["masked", "rmse"] == 1.0 and table.loc["masked", "rmse ±"] == 0.0
-    assert table.loc["full", "rmse"] == pytest.approx(3.2)
-    assert table.loc["full", "rmse ±"] == pytest.approx(4.302652729911275 * 0.2 / np.sqrt(3))
-    with pytest.raises(DataError, match="lacks"):
-        teaching.seed_table({"a": {"rmse": [1.0]}, "b": {"ndcg": [1.0]}})
-    with pytest.raises(ConfigError):
-        teaching.seed_table({})
-
-
 # ---------------------------------------------------------------- helpers of the experiments
 
 
@@ -232,47 +219,3 @@ def test_recommended_popularity_by_hand() -> None:
     # unseen top-1: user 0 -> item 3 (0 users), user 1 -> item 2 (1 user), user 2 -> item 1 (2 users); median 1
     scores = np.tile([9.0, 8.0, 7.0, -1.0], (3, 1))
     assert teaching.recommended_popularity(scores, train, k=1) == 1.0
-
-
-def synthetic_ratings(n_users: int = 60, n_items: int = 30, seed: int = 0):
-    """Two taste groups over two halves of the catalogue, ratings 1..5, every user with >= 8 ratings >= 4."""
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    rows = []
-    for u in range(n_users):
-        liked = np.arange(n_items // 2) + (n_items // 2) * (u % 2)
-        for i in rng.choice(liked, 10, replace=False):
-            rows.append((u, int(i), float(rng.integers(4, 6))))
-        for i in rng.choice(np.setdiff1d(np.arange(n_items), liked), 3, replace=False):
-            rows.append((u, int(i), float(rng.integers(1, 3))))
-    return pd.DataFrame(rows, columns=["user", "item", "rating"])
-
-
-def test_autorec_loss_experiment_runs_and_is_deterministic() -> None:
-    ratings = synthetic_ratings()
-    kw = dict(hidden=4, epochs=3, lr=0.05)
-    a = teaching.autorec_loss_experiment(ratings, (60, 30), seeds=[0, 1], **kw)
-    b = teaching.autorec_loss_experiment(ratings, (60, 30), seeds=[0, 1], **kw)
-    assert set(a.runs) == {"masked", "full"} and a.seeds == [0, 1]
-    assert all(len(v) == 2 for v in a.runs["full"].values())
-    assert a.runs == b.runs
-    assert a.outputs["masked"].shape == (60, 30) and a.split.seed == 0
-    table = a.table(["rmse", "collapsed"])
-    assert list(table.columns) == ["seeds", "rmse", "rmse ±", "collapsed", "collapsed ±"]
-    with pytest.raises(ConfigError, match="distinct"):
-        teaching.autorec_loss_experiment(ratings, (60, 30), seeds=[0, 0], **kw)
-
-
-def test_vae_experiment_runs_on_a_tiny_split() -> None:
-    ratings = synthetic_ratings()
-    conditions = {"DAE": {"variational": False, "dropout": 0.5}, "VAE": {"beta_cap": 0.2}}
-    exp = teaching.vae_experiment(ratings, 30, seeds=[0], conditions=conditions, n_heldout_users=5, ks=(5,),
-                                  epochs=2, hidden=8, latent=3, batch_size=16)
-    assert set(exp.runs) == {"DAE", "VAE"}
-    assert exp.runs["DAE"]["kl"] == [0.0] and exp.runs["VAE"]["kl"][0] > 0
-    assert 0 <= exp.runs["VAE"]["active units"][0] <= 3
-    assert {"ndcg@5", "recall@5", "nll", "ndcg@5, 50% of input hidden", "relative drop of ndcg@5"} <= set(
-        exp.runs["DAE"])
-    with pytest.raises(ConfigError):
-        teaching.vae_experiment(ratings, 30, seeds=[0], conditions={})
