@@ -24,9 +24,12 @@ def main(argv=None) -> float:
     args = parser.parse_args(argv)
 
     from replication import splits
+    from replication.experiments import runner
+    from replication.experiments.protocols import item_features, load_data
     from replication.models import semauto as S
 
-    data, feats = S._data_and_features(2, "all")
+    runner.limit_threads()
+    data, feats = load_data(), item_features(2)
     split = splits.holdout_split(data.ratings, 0.2, seed=args.seed, shape=(data.n_users, data.n_items))
     rng = np.random.default_rng(args.seed)
     users = np.sort(rng.choice(data.n_users, size=min(args.users, data.n_users), replace=False))
@@ -35,14 +38,14 @@ def main(argv=None) -> float:
 
     start = time.perf_counter()
     graph = S.build_graph(train, feats.matrix)
-    fast = S.SemAuto(epochs=args.epochs, dtype=dtype).fit(train, feats.matrix, graph=graph)
+    fast = S.MaskedNetworks(epochs=args.epochs, dtype=dtype).fit(train, feats.matrix, graph=graph)
     batched = time.perf_counter() - start
 
     start = time.perf_counter()
     if args.loop == "dense":
         loop = S.reference_fit(train, feats.matrix, range(len(users)), epochs=args.epochs, dtype=dtype)["profiles"]
     else:
-        loop = np.vstack([S.SemAuto(epochs=args.epochs, dtype=dtype).fit(train[[u]], feats.matrix).profiles()
+        loop = np.vstack([S.MaskedNetworks(epochs=args.epochs, dtype=dtype).fit(train[[u]], feats.matrix).profiles()
                           for u in range(len(users))])
     per_user = time.perf_counter() - start
 

@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     reference = sub.add_parser("reference", help="regenerate the regression reference values in tests/reference/ "
                                                  "(executes the whole book at real settings first)")
     reference.add_argument("--from", dest="source", help="copy from this results folder instead of executing")
+    reference.add_argument("--smoke", action="store_true", help="the smoke reference values of the fast test suite "
+                                                                 "(tests/reference/smoke/, chapters at smoke.yml)")
 
     sub.add_parser("data", help="fetch and verify MovieLens-100K + knowledge graph into the data cache")
 
@@ -63,6 +65,17 @@ def main(argv: list[str] | None = None) -> int:
         from .regression import update_reference
         from .results import default_results_dir
 
+        if args.smoke:
+            import tempfile
+
+            from .regression import SMOKE_CHAPTERS, SMOKE_REFERENCE_DIR, run_smoke
+
+            with tempfile.TemporaryDirectory() as tmp:
+                for chapter in SMOKE_CHAPTERS:
+                    run_smoke(chapter, Path(tmp))
+                for path in update_reference(Path(tmp), SMOKE_REFERENCE_DIR):
+                    print(f"smoke reference updated: {path}")
+            return 0
         source = Path(args.source) if args.source else default_results_dir()
         if not args.source:
             book_module.execute_all(extra_parameters={"results_dir": str(source)})

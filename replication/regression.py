@@ -17,6 +17,8 @@ RTOL = 0.02  # 2%: floating-point noise across machines of the same kind, never 
 ATOL = 0.005  # for metrics near zero
 SKIP_WORDS = ("time", "seconds", "memory", "peak", "wall", "speed")
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "tests" / "reference"
+SMOKE_REFERENCE_DIR = REFERENCE_DIR / "smoke"  # the same at the tiny parameters of notebooks/smoke.yml
+SMOKE_CHAPTERS = ("data", "autoencoders", "semauto", "eautorec", "cvae", "comparison")
 
 
 def record_key(record: dict) -> str:
@@ -77,3 +79,18 @@ def update_reference(results_dir: Path, reference_dir: Path = REFERENCE_DIR) -> 
         shutil.copy2(path, reference_dir / path.name)
         written.append(reference_dir / path.name)
     return written
+
+
+def run_smoke(chapter: str, results_dir: Path) -> Path:
+    """Run one chapter's module (not its notebook) at its smoke parameters and write its results file: the cheap
+    check of headline numbers the fast test suite makes."""
+    import importlib
+    import inspect
+
+    from .book import ROOT, smoke_parameters
+
+    module = importlib.import_module(f"replication.chapters.{chapter}")
+    accepted = inspect.signature(module.run).parameters
+    params = {k: v for k, v in smoke_parameters(ROOT / "notebooks" / f"{chapter}.md").items() if k in accepted}
+    result = module.run(**params)
+    return module.save(result, module.claims(result), str(results_dir))

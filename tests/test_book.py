@@ -44,14 +44,23 @@ def html(executed) -> Path:
 def test_toc_lists_chapters_and_smoke_parameters_exist():
     assert "data" in NOTEBOOKS
     for name in NOTEBOOKS:
-        assert book.smoke_parameters(book.ROOT / "notebooks" / f"{name}.ipynb") is not None
+        assert book.smoke_parameters(book.ROOT / "notebooks" / f"{name}.md") is not None
 
 
-def test_sources_are_committed_without_outputs():
-    for notebook in book.toc_notebooks():
-        cells = json.loads(notebook.read_text())["cells"]
-        assert not any(c.get("outputs") or c.get("execution_count") for c in cells if c["cell_type"] == "code"), notebook
-        assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), f"{notebook}: no parameters cell"
+def test_chapters_are_thin_myst_notebooks():
+    """Every chapter is a MyST text notebook with a parameters cell; its other code cells are short calls into
+    replication/ (at most 15 lines, no function or class definitions outside exercise solutions)."""
+    assert not list((book.ROOT / "notebooks").glob("*.ipynb")), "chapters are MyST (.md) files, not .ipynb"
+    for source in book.toc_notebooks():
+        notebook = book.read_notebook(source)
+        cells = [c for c in notebook.cells if c.cell_type == "code"]
+        assert any("parameters" in c.metadata.get("tags", []) for c in cells), f"{source.name}: no parameters cell"
+        for cell in cells:
+            if "parameters" in cell.metadata.get("tags", []):
+                continue
+            lines = [line for line in cell.source.splitlines() if line.strip()]
+            assert len(lines) <= 15, f"{source.name}: a code cell of {len(lines)} lines:\n{cell.source}"
+            assert not re.search(r"^(def|class) ", cell.source, re.M), f"{source.name}: a definition in a cell"
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -111,8 +120,8 @@ def test_reader_sees_figures_math_and_no_errors(html, name):
     assert view["math_raw"] == 0, f"{name}: math left as raw LaTeX"
     if view["math_elements"]:
         assert view["mathjax_loaded"] and view["math_typeset"] > 0, f"{name}: MathJax did not typeset the math"
-    source = book.ROOT / f"{name}.ipynb"
-    if source.exists() and "savefig" not in source.read_text() and "plt." in source.read_text():
+    source = book.ROOT / f"{name}.md"
+    if source.exists() and "_figure(" in source.read_text():
         assert view["images"] > 0, f"{name}: a chapter with plots shows no figure"
 
 

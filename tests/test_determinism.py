@@ -19,7 +19,7 @@ def test_same_seed_same_results(tmp_path, notebook):
     runs = []
     for run in ("a", "b"):
         params = {**book.smoke_parameters(notebook), "results_dir": str(tmp_path / run)}
-        book.execute_notebook(notebook, tmp_path / run / notebook.name, params)
+        book.execute_notebook(notebook, tmp_path / run / f"{notebook.stem}.ipynb", params)
         runs.append(json.loads((tmp_path / run / f"{notebook.stem}.json").read_text()))
     assert regression.compare(runs[0], runs[1], rtol=0.0, atol=0.0) == []
     assert regression.headline(runs[0])["metrics"], "nothing numeric to compare"
