@@ -160,14 +160,32 @@ def default_results_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parent.parent / "results"
 
 
+class _Text(str):
+    """A string that shows without quotes where the prose quotes it."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def glue(name: str, value: Any) -> None:
-    """Glue a number for the prose (myst-nb), as a plain Python value so format specs like `:.1f` work."""
+    """Glue a value for the prose (myst-nb): numbers as plain Python values so format specs like `:.1f` work,
+    strings without quotes."""
     from myst_nb import glue as myst_glue
 
-    myst_glue(name, to_jsonable(value), display=False)
+    value = to_jsonable(value)
+    myst_glue(name, _Text(value) if isinstance(value, str) else value, display=False)
 
 
 def glue_all(values: dict[str, Any]) -> None:
     """Glue every (name, value) pair of a chapter's numbers for the prose."""
     for name, value in values.items():
         glue(name, value)
+
+
+def glue_verdicts(claims: list[Claim]) -> None:
+    """Glue each claim's verdict and robustness as `verdict_<id>` and `robust_<id>`, for the prose that sums up."""
+    from .experiments.claims import robustness
+
+    for c in claims:
+        glue(f"verdict_{c.id}", c.verdict)
+        glue(f"robust_{c.id}", robustness(c))

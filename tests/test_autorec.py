@@ -99,6 +99,22 @@ def test_first_loss_is_eq3_by_hand() -> None:
         assert model.history_["loss"].iloc[0] == pytest.approx(expected, rel=1e-5)
 
 
+def test_minibatch_penalty_is_scaled_so_an_epoch_sums_to_eq3() -> None:
+    """Two batches of two users, equal numbers of ratings: with a negligible step the epoch's loss (the mean of the
+    two batch objectives) is half of Eq. 3 at the start, i.e. each batch carries half of the penalty."""
+    R = sp.csr_array(np.array([[5, 0, 3, 1], [0, 2, 4, 1], [1, 1, 0, 5], [4, 0, 2, 2]], dtype=np.float32))
+    model = AutoRec(hidden=3, epochs=1, l2=7.0, batch_size=2, optimizer="adam", lr=1e-12, seed=1, device="cpu")
+    model.fit(R)
+    torch.manual_seed(1)
+    ref = AutoRecNet(4, 3)
+    X = R.toarray() / 5
+    with torch.no_grad():
+        ref.dec_bias.fill_(float(R.data.mean()) / 5)
+        out = ref(torch.from_numpy(X).float()).numpy()
+    eq3 = ((out - X) ** 2)[X > 0].sum() + 7.0 * ref.penalty().item()
+    assert model.history_["loss"].iloc[0] == pytest.approx(eq3 / 2, rel=1e-5)
+
+
 def test_masked_loss_never_touches_unrated_items() -> None:
     """An item nobody rated gets zero gradient under the masked loss (l2=0): its decoder row and bias stay put."""
     train, _ = toy_ratings()

@@ -104,6 +104,22 @@ def test_loss_terms_match_hand_computation():
     assert kl_dae.item() == 0.0 and nll_dae.item() == pytest.approx(expected_nll, rel=1e-6)
 
 
+def test_training_mode_samples_by_reparameterization():
+    """In training mode z = mu + eps * exp(logvar / 2) with eps ~ N(0, I) drawn right after the encoder."""
+    torch.manual_seed(2)
+    model = vae.VAENet(8, hidden=6, latent=3, dropout=0.0).train()
+    with torch.no_grad():
+        model.enc_out.bias[3:] = torch.log(torch.tensor([4.0, 0.25, 1.0]))  # logvar: sigma = 2, 0.5, 1
+    x = (torch.rand(5, 8) < 0.5).float()
+    x[:, 0] = 1
+    torch.manual_seed(7)
+    logits, mu, logvar = model(x)
+    torch.manual_seed(7)
+    eps = torch.randn_like(mu)
+    torch.testing.assert_close(logits, model.decode(mu + eps * torch.exp(0.5 * logvar)))
+    assert not torch.allclose(logits, model.decode(mu))
+
+
 def test_eval_mode_is_deterministic_and_uses_the_mean():
     torch.manual_seed(1)
     model = vae.VAENet(8, hidden=6, latent=3).eval()

@@ -42,8 +42,10 @@ def _evaluate(scores: np.ndarray, split, part: str) -> dict[str, float]:
 
 
 def _records(scores, split, **labels) -> list[dict[str, Any]]:
+    """Test metrics, and for the kNN recommenders also validation metrics (they choose k)."""
+    parts = ("valid", "test") if labels.get("recommender") == "knn" else ("test",)
     return [{**labels, "part": part, "metric": name, "value": value}
-            for part in ("valid", "test") for name, value in _evaluate(scores, split, part).items()]
+            for part in parts for name, value in _evaluate(scores, split, part).items()]
 
 
 def fit_and_evaluate(seed: int, epochs: int, lr: float, init: float, loss: str, min_items: int,

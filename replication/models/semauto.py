@@ -447,6 +447,7 @@ class SemAuto(Recommender):
             self.network_ = UnmaskedNetworks(self.epochs, self.lr, self.init, self.loss).fit(
                 self.train_, self.item_features_, graph=self.graph_)
         self.profiles_ = self.network_.profiles()
+        self.shared_ = {}  # computed once per fitted model, shared by its variants (the profile similarities)
         losses = self.network_.losses
         self.history_ = pd.DataFrame({"epoch": np.arange(1, len(losses) + 1), "loss": losses})
         return self
@@ -463,7 +464,10 @@ class SemAuto(Recommender):
         P = self.profiles_
         if self.recommender == "sum":  # score(u, j) = sum of u's profile weights over j's features
             return np.asarray((self.item_features_ @ P[idx].T).T, dtype=np.float32)
-        S = cosine_similarity(P[idx], P)
+        shared = getattr(self, "shared_", {})
+        if "similarity" not in shared:
+            shared["similarity"] = cosine_similarity(P)
+        S = shared["similarity"][idx].copy()
         S[np.arange(len(idx)), idx] = -np.inf  # a user is never their own neighbour
         nbr, sim = top_neighbours(S, self.k)
         return knn_scores(nbr, sim, self.train_).astype(np.float32)
