@@ -282,8 +282,7 @@ def numbers(result: Result) -> dict:
     return {"n_seeds": len(result.params["seeds"]), "n_models": len(s), "best_model": best,
             "best_ndcg": float(s.loc[best, "ndcg"]), "most_explainable": explainable,
             "best_mep": float(s.loc[explainable, "mep"]), "mep_ndcg_corr": r,
-            "corr_reading": "go together" if r > 0.3 else "trade off" if r < -0.3 else "are not clearly related",
-            "cache_summary": result.outcome.summary()}
+            "corr_reading": "go together" if r > 0.3 else "trade off" if r < -0.3 else "are not clearly related"}
 
 
 def save(result: Result, chapter_claims: list[C.Claim], results_dir: str = "") -> Path:

@@ -170,6 +170,9 @@ def _execute(fn: Callable[..., JobOutput], params: dict[str, Any]) -> JobOutput:
     if not isinstance(output, JobOutput):
         raise ConfigError(f"job {fn.__qualname__} must return a JobOutput, got {type(output).__name__}")
     output.seconds = time.perf_counter() - start
+    from ..profiling import release_free_memory
+
+    release_free_memory()  # hand the job's freed memory back, so a worker's size stays that of its data
     return output
 
 
