@@ -117,11 +117,15 @@ def write_results(folder: str | Path, chapter: str, *, config: dict, seeds: list
     if problem:
         raise DataError(f"results of chapter {chapter!r} do not follow the schema: {problem}")
     path = folder / f"{chapter}.json"
+    # one metric record per line: the file diffs record by record
+    records = ",\n".join("  " + json.dumps(r, sort_keys=True, allow_nan=False) for r in payload["metrics"])
+    text = json.dumps({**payload, "metrics": None}, indent=1, sort_keys=True, allow_nan=False)
+    text = text.replace('"metrics": null', '"metrics": [\n' + records + "\n ]", 1)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{chapter}-", suffix=".json")
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=1, sort_keys=True, allow_nan=False)
-            handle.write("\n")
+            handle.write(text + "\n")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -14,11 +14,13 @@ from ..experiments.protocols import load_data
 
 
 def setup() -> None:
-    """What every chapter does first: one thread per process (the runner adds processes), the book's plot style."""
+    """What every chapter does first: one thread per process (the runner adds processes), the book's plot style,
+    and tables that show their text in full (claims, explanations)."""
     from .. import plots
 
     runner.limit_threads()
     plots.use_book_style()
+    pd.set_option("display.max_colwidth", None)
 
 
 def records(values: dict[str, Any], **labels: Any) -> list[dict[str, Any]]:

@@ -454,6 +454,9 @@ def save(result: Result, chapter_claims: list[C.Claim], results_dir: str = "") -
                              "clipped predictions and ranking only the test items are sensitivity alternatives",
                              "the sweeps of Figures 5 and 6 use fewer seeds (sweep_seeds) than Figures 3 and 4",
                              "W1 [r; e] read as a concatenation of the two input blocks"]}
-    frame = pd.concat([result.frame, result.context.assign(chosen=True)], ignore_index=True)
+    # the lambdas not chosen matter only through their RMSE (the sensitivity of the RMSE claims)
+    f = result.frame
+    kept = f[f["chosen"] | f["metric"].isin(["rmse", "valid_rmse", "best_epoch", "epochs_trained"])]
+    frame = pd.concat([kept, result.context.assign(chosen=True)], ignore_index=True)
     return write("eautorec", results_dir, config=config, seeds=result.params["seeds"], metrics=frame,
                  claims=chapter_claims, timings=result.timings)

@@ -23,6 +23,9 @@ class Result:
 
 
 def run(results_dir: str = "", execution_log: str = "") -> Result:
+    from .common import setup
+
+    setup()
     folder = Path(results_dir or results.default_results_dir())
     log_path = Path(execution_log or book.EXECUTED / "execution_log.json")
     all_results = {name: payload for name, payload in report.load_all_results(folder).items()
