@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from replication import explain, metrics, splits
+from replication import explain, splits
 from replication.errors import ConfigError, DataError
 
 # users a, b, c, d x 4 items. cos(a,b)=25/(5*sqrt(41))=.781, cos(a,c)=16/(5*sqrt(41))=.625, cos(c,d)=6/(5*sqrt(20))=.268,

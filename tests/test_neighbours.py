@@ -47,7 +47,6 @@ def test_top_neighbours_matches_a_stable_sort_reference_on_random_ties():
 
 
 def test_knn_scores_match_a_loop():
-    rng = np.random.default_rng(1)
     R = sp.random(12, 9, density=0.4, random_state=2, format="csr") * 5
     idx, sim = top_neighbours(cosine_similarity(R), 3, exclude_self=True)
     out = knn_scores(idx, sim, R)

@@ -3,7 +3,6 @@ the Rprop optimizer equal to torch's."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

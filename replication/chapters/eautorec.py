@@ -302,7 +302,7 @@ def figure6(result: Result) -> plt.Figure:
 
 def protocol_table(result: Result) -> pd.DataFrame:
     """RMSE and, at n_fixed, MAP/MEP under each ranking choice, mean +- CI over seeds, both models and controls."""
-    p, n = result.params, result.params["n_fixed"]
+    n = result.params["n_fixed"]
     rows = {}
     for model in MODELS:
         row = {"rmse": "{:.4f} ± {:.4f}".format(*metrics.mean_ci(select(result, "rmse", model=model)["value"]))}

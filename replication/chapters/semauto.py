@@ -16,7 +16,6 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from .. import explain, metrics, models, plots, results
 from ..checks import check_seeds
