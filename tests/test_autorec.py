@@ -12,7 +12,7 @@ import torch
 from replication import metrics
 from replication.errors import ConfigError, DataError
 from replication.metrics import Validation
-from replication.models.autorec import AutoRec, AutoRecNet, Pattern, SampledDot, SparseEncode, spmm
+from replication.models.autorec import AutoRec, AutoRecNet, Encode, Pattern, SampledDot
 
 
 def toy_ratings(n_users: int = 60, n_items: int = 25, density: float = 0.35, seed: int = 0):
@@ -59,14 +59,30 @@ def test_sparse_products_and_their_gradients_match_the_dense_ones() -> None:
     values = torch.rand(6, dtype=torch.float64)
     X = torch.zeros(7, 9, dtype=torch.float64).index_put_((rows, items), values)
     W.grad = None
-    out = SparseEncode.apply(W, values, pattern)
-    torch.testing.assert_close(out, X @ W)
-    (out * torch.arange(28.0, dtype=torch.float64).reshape(7, 4)).sum().backward()
-    torch.testing.assert_close(W.grad, X.T @ torch.arange(28.0, dtype=torch.float64).reshape(7, 4))
-    wide = torch.randn(9, 150, dtype=torch.float64)  # more columns than one block
-    torch.testing.assert_close(spmm(pattern.csr(values), wide), X @ wide)
-    torch.testing.assert_close(spmm(pattern.csr_t(values), torch.ones(7, 3, dtype=torch.float64)),
+    b = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    out = Encode.apply(W, b, values, pattern, None, None)
+    torch.testing.assert_close(out, X @ W + b)
+    G = torch.arange(28.0, dtype=torch.float64).reshape(7, 4)
+    (out * G).sum().backward()
+    torch.testing.assert_close(W.grad, X.T @ G)
+    torch.testing.assert_close(b.grad, G.sum(0))
+    # with an extra dense block E: the weight is [W_r; W_e] and grad W_e = E^T G
+    E = torch.rand(7, 3, dtype=torch.float64)
+    We = torch.randn(12, 4, dtype=torch.float64, requires_grad=True)
+    out = Encode.apply(We, b, values, pattern, E, None)
+    torch.testing.assert_close(out, X @ We[:9] + E @ We[9:] + b)
+    (out * G).sum().backward()
+    torch.testing.assert_close(We.grad, torch.cat([X.T @ G, E.T @ G]))
+    # the two products, with empty rows first, in the middle and last (rows 1, 4, 5) and empty columns
+    wide = torch.randn(9, 150, dtype=torch.float64)
+    torch.testing.assert_close(pattern.times(values, wide), X @ wide)
+    torch.testing.assert_close(pattern.t_times(values, torch.ones(7, 3, dtype=torch.float64)),
                                X.T @ torch.ones(7, 3, dtype=torch.float64))
+    late = Pattern(torch.tensor([2, 2]), torch.tensor([4, 5]), 4, 6)  # rows 0, 1, 3 and columns 0-3 empty
+    Y = torch.zeros(4, 6, dtype=torch.float64).index_put_((torch.tensor([2, 2]), torch.tensor([4, 5])),
+                                                          values[:2])
+    torch.testing.assert_close(late.times(values[:2], wide[:6]), Y @ wide[:6])
+    torch.testing.assert_close(late.t_times(values[:2], wide[:4]), Y.T @ wide[:4])
 
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(batch_size=16, optimizer="adam", lr=0.01),
@@ -79,6 +95,31 @@ def test_sparse_path_trains_like_the_dense_reference(kwargs) -> None:
             for s in (True, False)]
     np.testing.assert_allclose(fits[0].score(), fits[1].score(), rtol=2e-4, atol=2e-4)
     np.testing.assert_allclose(fits[0].history_["loss"], fits[1].history_["loss"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("extra", [False, True])
+def test_validation_pass_is_reused_by_the_next_epoch_without_changing_training(monkeypatch, extra) -> None:
+    """Full batch: the encoder pass of each epoch's validation is the next epoch's training forward (same weights,
+    same inputs), so it runs once instead of twice; the training is bit-identical to one without validation."""
+    import replication.models.autorec as autorec_module
+
+    train, valid = toy_ratings()
+    side = np.random.default_rng(0).random((60, 25)) * 5 if extra else None
+    calls = {"n": 0}
+    forward = autorec_module.Encode.forward
+
+    def counted(ctx, weight, bias, values, pattern, extra, memo):
+        calls["n"] += memo is None  # an encoder pass actually computed
+        return forward(ctx, weight, bias, values, pattern, extra, memo)
+
+    monkeypatch.setattr(autorec_module.Encode, "forward", staticmethod(counted))
+    plain = AutoRec(hidden=5, epochs=6, seed=1, device="cpu").fit(train, side=side)
+    assert calls["n"] == 6  # one encoder pass per training epoch
+    calls["n"] = 0
+    validated = AutoRec(hidden=5, epochs=6, seed=1, device="cpu").fit(
+        train, valid=Validation(valid, metric="rmse"), side=side)
+    assert calls["n"] == 6 + 1  # the first training epoch, then one pass per validation (reused by the next epoch)
+    np.testing.assert_array_equal(plain.history_["loss"].to_numpy(), validated.history_["loss"].to_numpy())
 
 
 def test_first_loss_is_eq3_by_hand() -> None:
@@ -97,6 +138,37 @@ def test_first_loss_is_eq3_by_hand() -> None:
         data = sq[X > 0].sum() if loss == "masked" else sq.sum()
         expected = data + 3.0 / 2 * ((W1 ** 2).sum() + (W2 ** 2).sum())
         assert model.history_["loss"].iloc[0] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [None, 25])
+def test_training_follows_the_gradient_of_eq3(batch_size) -> None:
+    """The penalty's gradient is added in place after the data term's; a plain autograd loop over the dense Eq. 3
+    (penalty differentiated by autograd, scaled by each batch's share of users) reaches the same weights."""
+    train, _ = toy_ratings()
+    model = AutoRec(hidden=4, epochs=3, l2=2.0, optimizer="adam", lr=0.05, batch_size=batch_size, seed=3,
+                    device="cpu").fit(train)
+    torch.manual_seed(3)
+    ref = AutoRecNet(train.shape[1], 4)
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        ref.dec_bias.fill_(float(train.data.mean()) / 5)
+    opt = torch.optim.Adam(ref.parameters(), lr=0.05)
+    X = torch.from_numpy(train.toarray() / 5).float()
+    torch.manual_seed(3)  # the loop's re-seed
+    for _ in range(3):
+        if batch_size is None:
+            batches = [torch.arange(60)]
+        else:
+            order = torch.randperm(60, generator=generator)
+            batches = [order[b:b + batch_size] for b in range(0, 60, batch_size)]
+        for users in batches:
+            x = X[users]
+            objective = (((ref(x) - x) * (x > 0)) ** 2).sum() + 2.0 * ref.penalty() * len(users) / 60
+            opt.zero_grad()
+            objective.backward()
+            opt.step()
+    for name in ("enc_weight", "dec_weight", "enc_bias", "dec_bias"):
+        torch.testing.assert_close(getattr(model.network_, name), getattr(ref, name), rtol=1e-4, atol=1e-5)
 
 
 def test_minibatch_penalty_is_scaled_so_an_epoch_sums_to_eq3() -> None:

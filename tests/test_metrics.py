@@ -383,6 +383,24 @@ def test_unrated_protocol_matches_the_metric_functions():
         assert got[f"mep@{n}"] == pytest.approx(M.mep_at_k(topk, expl)[has_test].mean())
 
 
+def test_mep_of_lists_reads_other_explanations_off_the_same_lists():
+    """MEP against a second E from the lists of one ranking equals a full evaluation with that E (both protocols);
+    asking for longer lists than were ranked is an error."""
+    rng = np.random.default_rng(4)
+    train = sp.csr_array((rng.random((25, 30)) < 0.2) * rng.integers(1, 6, (25, 30)).astype(float))
+    test = sp.csr_array((rng.random((25, 30)) < 0.2) * (train.toarray() == 0) * rng.integers(1, 6, (25, 30)))
+    scores = rng.random((25, 30))
+    for candidates in M.CANDIDATES:
+        per_user = M.per_user_metrics(scores, train, test, ks=(2, 5), candidates=candidates)
+        for density in (0.2, 0.7):
+            expl = sp.csr_array((rng.random((25, 30)) < density) * rng.random((25, 30)))
+            full = M.evaluate_topn(scores, train, test, ks=(2, 5), explainable=expl, candidates=candidates)
+            got = M.mep_of_lists(per_user, expl, (2, 5))
+            assert got == pytest.approx({k: full[k] for k in ("mep@2", "mep@5")})
+    with pytest.raises(DataError, match="fewer than k"):
+        M.mep_of_lists(per_user, expl, (6,))
+
+
 def test_test_items_protocol_by_hand():
     """One user, test items 0 (5 stars), 1 (2 stars), 2 (4 stars); scores rank 1, 2, 0; items 1, 0 explainable."""
     train = sp.csr_array(np.array([[0, 0, 0, 3.0]]))

@@ -31,6 +31,26 @@ def test_rprop_equals_torch_rprop():
     torch.testing.assert_close(runs[0], runs[1], rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("etas, exact", [((0.5, 1.2), True), ((0.3, 1.7), False)])
+def test_rprop_equals_torch_rprop_under_random_sign_flips(etas, exact):
+    """Random gradients (many flips, some exact zeros) on a 2-D weight: the same steps as torch's Rprop, bit for bit
+    with the default etas (to float rounding with others, whose factors 1 + (eta - 1) may round differently)."""
+    generator = torch.Generator().manual_seed(0)
+    grads = [torch.randn(40, 30, generator=generator) * (torch.rand(40, 30, generator=generator) > 0.1)
+             for _ in range(30)]
+    runs = []
+    for cls in (Rprop, torch.optim.Rprop):
+        w = torch.zeros(40, 30, requires_grad=True)
+        opt = cls([w], lr=0.01, etas=etas, step_sizes=(1e-4, 0.05))
+        for g in grads:
+            w.grad = g.clone()
+            opt.step()
+        runs.append((w.detach().clone(), opt.state[w]["step_size"].clone()))
+    tol = dict(rtol=0, atol=0) if exact else dict(rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(runs[0][0], runs[1][0], **tol)
+    torch.testing.assert_close(runs[0][1], runs[1][1], **tol)
+
+
 def test_loop_restores_the_best_validation_epoch_and_stops_with_patience():
     x, y = toy_problem()
     w = torch.nn.Linear(3, 1)

@@ -54,18 +54,19 @@ def fit_and_evaluate(seed: int, model: str, hidden: int, l2: float, n_neighbors:
                {"metric": "valid_rmse", "value": float(history["valid"].min())},
                {"metric": "best_epoch", "value": history.attrs["best_epoch"]},
                {"metric": "epochs_trained", "value": len(history)}]
-    for nb, th in mep_settings:
-        E = E_input if (nb, th) == (n_neighbors, theta) else explain.explainability_matrix(split.fit_train, int(nb), th)
-        expl = explain.explainable_mask(E)
-        for ranking, scores in (("raw", raw), ("clipped", np.clip(raw, 1, 5))):
-            for candidates in metrics.CANDIDATES:
-                values = metrics.evaluate_topn(scores, known, split.test, ks=ns, relevant_threshold=relevant_threshold,
-                                               explainable=expl, candidates=candidates)
+    explainable = {(int(nb), float(th)): explain.explainable_mask(
+        E_input if (nb, th) == (n_neighbors, theta) else explain.explainability_matrix(split.fit_train, int(nb), th))
+        for nb, th in mep_settings}
+    for ranking, scores in (("raw", raw), ("clipped", np.clip(raw, 1, 5))):
+        for candidates in metrics.CANDIDATES:  # rank once; MAP does not depend on E, MEP is read off the same lists
+            per_user = metrics.per_user_metrics(scores, known, split.test, ks=ns,
+                                                relevant_threshold=relevant_threshold, candidates=candidates)
+            for (nb, th), expl in explainable.items():
+                mep = metrics.mep_of_lists(per_user, expl, ns)
                 for n in ns:
-                    for metric in ("map", "mep"):
+                    for metric, value in (("map", per_user[f"map@{n}"].mean()), ("mep", mep[f"mep@{n}"])):
                         records.append({"metric": metric, "n": n, "ranking": ranking, "candidates": candidates,
-                                        "mep_neighbors": int(nb), "mep_theta": float(th),
-                                        "value": values[f"{metric}@{n}"]})
+                                        "mep_neighbors": nb, "mep_theta": th, "value": float(value)})
     artifacts = history[["epoch", "valid", "train_rmse"]] if keep_history else None
     return runner.JobOutput(records, artifacts)
 

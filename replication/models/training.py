@@ -38,10 +38,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 class Rprop(torch.optim.Optimizer):
-    """Resilient back-propagation (Riedmiller & Braun 1993), the same update as torch.optim.Rprop, in fewer passes
-    over the parameters (about 3x faster on the CPU here, where the optimizer was half of an AutoRec epoch):
-    each weight's step grows by etas[1] while its gradient keeps its sign, shrinks by etas[0] when it flips (and
-    that update is skipped), and stays within step_sizes."""
+    """Resilient back-propagation (Riedmiller & Braun 1993), the same update as torch.optim.Rprop (bit for bit with
+    the default etas, tested), 4x faster on one CPU thread here: each weight's step grows by etas[1] while its
+    gradient keeps its sign, shrinks by etas[0] when the sign flips (and that update is skipped), and stays within
+    step_sizes. torch's version allocates a dozen weight-sized temporaries per step (fresh pages from the OS, then
+    an indexed lookup); this one writes into two buffers kept with the state, in elementwise passes only."""
 
     def __init__(self, params, lr: float = 0.01, etas: tuple[float, float] = (0.5, 1.2),
                  step_sizes: tuple[float, float] = (1e-6, 50.0)) -> None:
@@ -58,12 +59,14 @@ class Rprop(torch.optim.Optimizer):
                 if not state:
                     state["prev"] = torch.zeros_like(p)
                     state["step_size"] = torch.full_like(p, group["lr"])
-                    state["factors"] = torch.tensor([minus, 1.0, plus], dtype=p.dtype, device=p.device)
-                sign = torch.mul(p.grad, state["prev"]).sign_()  # -1 flipped, 0 first or zero, +1 same sign
-                state["step_size"].mul_(state["factors"][sign.long() + 1]).clamp_(low, high)
-                grad = p.grad.masked_fill(sign < 0, 0.0)
-                p.addcmul_(grad.sign(), state["step_size"], value=-1.0)
-                state["prev"].copy_(grad)
+                    state["buffers"] = (torch.empty_like(p), torch.empty_like(p))
+                prev, step_size, (sign, factor) = state["prev"], state["step_size"], state["buffers"]
+                torch.mul(p.grad, prev, out=sign).sign_()  # -1 flipped, 0 first or zero, +1 same sign
+                step_size.mul_(torch.clamp(sign, min=0.0, out=factor).mul_(plus - 1.0).add_(1.0))  # x plus if +1
+                step_size.mul_(torch.clamp(sign, max=0.0, out=factor).mul_(1.0 - minus).add_(1.0))  # x minus if -1
+                step_size.clamp_(low, high)
+                torch.mul(p.grad, sign.clamp_(max=0.0).add_(1.0), out=prev)  # the gradient, 0 where it flipped
+                p.addcmul_(torch.sign(prev, out=sign), step_size, value=-1.0)
         return None
 
 
