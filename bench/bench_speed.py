@@ -1,10 +1,12 @@
 """Training speed against the arithmetic floor, measured in one run on this machine (one thread, as in the book).
 
 Prints, for an AutoRec and an E-AutoRec epoch (ML-100K, 90% of the ratings, k = 300, full batch) on the dense and
-on the sparse path, and for a Mult-VAE epoch (600-200-600, batch 64): seconds per epoch, the epoch's FLOPs, the
-arithmetic floor (FLOPs / this machine's single-thread GEMM throughput, measured in the same run) and the ratio
-measured / floor; the step without the optimizer is shown too. Then each chapter's execution time from the last
-book build (_build/executed/execution_log.json). Where a GPU is present the epochs are timed there as well.
+on the sparse path (E-AutoRec also with E given as the product M @ R, as the book feeds it), and for a Mult-VAE
+epoch (600-200-600, batch 64): seconds per epoch, the epoch's FLOPs, the arithmetic floor (FLOPs / this machine's
+single-thread GEMM throughput, measured in the same run) and the ratio measured / floor; the step without the
+optimizer, and the epoch with the per-epoch validation the book's trainings run, are shown too. Then each chapter's
+execution time from the last book build (_build/executed/execution_log.json). Where a GPU is present the epochs are
+timed there as well, with the speed-up over one CPU thread.
 
 Usage: python bench/bench_speed.py [--epochs 20]
 """
@@ -71,11 +73,15 @@ def autorec_epoch(train, extra, sparse: bool, epochs: int, device: torch.device,
     return total, _seconds(step, device, max(3, epochs // 2))
 
 
-def autorec_flops(nnz: int, n_users: int, n_items: int, k: int, extra_width: int, sparse: bool) -> float:
+def autorec_flops(nnz: int, n_users: int, n_items: int, k: int, extra: str, sparse: bool,
+                  mixing_nnz: int = 0) -> float:
     """Multiply-adds x 2 of one training step: encoder forward, decoder forward, decoder backward (grad of h and of
-    W2), encoder backward (grad of W1): five products of the input size; the extra block is a dense product."""
+    W2), encoder backward (grad of W1): five products of the input size. The extra block E, forward E W_e and
+    backward E^T G: two dense (users x items) products, or, given as M @ R, four sparse ones (R W_e, M (.), M^T G,
+    R^T (.))."""
     ratings = nnz if sparse else n_users * n_items
-    return 2 * k * (5 * ratings + 2 * n_users * extra_width)
+    block = {"none": 0, "dense": 2 * n_users * n_items, "mixed": 2 * (nnz + mixing_nnz)}[extra]
+    return 2 * k * (5 * ratings + block)
 
 
 def vae_epoch(train, epochs: int, device: torch.device) -> float:
@@ -111,6 +117,7 @@ def main(argv=None) -> None:
     split = splits.random_split(data.ratings, 0.1, seed=0, shape=(data.n_users, data.n_items))
     train = split.train
     E = explain.explainability_matrix(train, 50, 0.0)
+    mixed = explain.explainability_input(train, 50, 0.0)  # the same E as M @ R, as the book feeds it
     binary = splits.positives(train)
     valid = metrics.Validation(split.test, metric="rmse")  # held-out ratings (a benchmark: nothing is chosen on them)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
@@ -121,18 +128,24 @@ def main(argv=None) -> None:
     for device in devices:
         throughput = gemm_throughput(device)
         print(f"\n[{device.type}] GEMM throughput {throughput / 1e9:.1f} GFLOP/s (943 x 1682 x 300, float32)")
-        for label, extra in (("AutoRec", None), ("E-AutoRec", E)):
-            width = 0 if extra is None else n_items
+        for label, extra, kind in (("AutoRec", None, "none"), ("E-AutoRec", E, "dense")):
             for sparse in (False, True):
                 total, step = autorec_epoch(train, extra, sparse, args.epochs, device)
                 seconds[device.type, label, sparse] = total
-                flops = autorec_flops(train.nnz, n_users, n_items, 300, width, sparse)
-                report(f"{label} {'sparse' if sparse else 'dense'} path", total, flops, throughput, step)
+                flops = autorec_flops(train.nnz, n_users, n_items, 300, kind, sparse)
+                name = f"{label} {'sparse' if sparse else 'dense'} path" + (", dense E" if extra is not None else "")
+                report(name, total, flops, throughput, step)
             print(f"{'':<32} sparse / dense speed-up: "
                   f"{seconds[device.type, label, False] / seconds[device.type, label, True]:.1f}x")
+        total, step = autorec_epoch(train, mixed, True, args.epochs, device)
+        seconds[device.type, "E-AutoRec, E = M R", True] = total
+        report("E-AutoRec sparse path, E = M R", total,
+               autorec_flops(train.nnz, n_users, n_items, 300, "mixed", True, mixed.mixing.nnz), throughput, step)
+        print(f"{'':<32} speed-up over the dense E block: {seconds[device.type, 'E-AutoRec', True] / total:.1f}x")
+        for label, extra in (("AutoRec", None), ("E-AutoRec, E = M R", mixed)):
             validated, _ = autorec_epoch(train, extra, True, args.epochs, device, valid)
-            print(f"{'':<32} sparse, validating every epoch (as the book trains): {1e3 * validated:.1f} ms/epoch "
-                  f"({validated / seconds[device.type, label, True]:.2f}x the epoch without validation)")
+            print(f"{label + ' + validation':<32} {1e3 * validated:8.1f} ms/epoch (validating every epoch, as the book "
+                  f"trains: {validated / seconds[device.type, label, True]:.2f}x the epoch without)")
         total = vae_epoch(binary, max(3, args.epochs // 4), device)
         seconds[device.type, "Mult-VAE", True] = total
         report("Mult-VAE (batch 64)", total, vae_flops(binary.nnz, n_users, n_items), throughput)

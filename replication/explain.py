@@ -29,8 +29,8 @@ from .errors import ConfigError
 from .metrics import top_k
 from .neighbours import cosine_similarity, top_neighbours
 
-__all__ = ["neighbours", "explanation_scores", "explainability_matrix", "explainable_mask", "feature_reasons",
-           "explanation_text", "recommendations_table", "top_profile_features"]
+__all__ = ["neighbours", "neighbour_mixing", "explanation_scores", "explainability_matrix", "explainability_input",
+           "explainable_mask", "feature_reasons", "explanation_text", "recommendations_table", "top_profile_features"]
 
 
 def _ratings(train) -> sp.csr_array:
@@ -46,6 +46,28 @@ def neighbours(train, n_neighbors: int = 50) -> np.ndarray:
     if n_neighbors > n_others:
         raise ConfigError(f"n_neighbors={n_neighbors} exceeds the {n_others} other users")
     return top_neighbours(cosine_similarity(R), n_neighbors, exclude_self=True)[0]
+
+
+def neighbour_mixing(train, n_neighbors: int = 50) -> sp.csr_array:
+    """M (users x users, sparse): M[u, v] = 1 / |N_u| for each of u's neighbours v, so that M @ R is the matrix of
+    Exp(u, i) of Eq. 5-6 for the training ratings R: each user's neighbours' mean rating vector."""
+    R = _ratings(train)
+    nbrs = neighbours(R, n_neighbors)
+    n_users = R.shape[0]
+    rows = np.repeat(np.arange(n_users), n_neighbors)
+    return sp.csr_array((np.full(rows.size, 1.0 / n_neighbors), (rows, nbrs.ravel())), shape=(n_users, n_users))
+
+
+def explainability_input(train, n_neighbors: int = 50, theta: float = 0.0):
+    """E as E-AutoRec's extra input. With theta = 0 nothing is thresholded away (Exp >= 0), so E = M @ R exactly and
+    it is given in that factored form (:class:`replication.models.autorec.MixedRatings`: the encoder runs two
+    sparse products instead of multiplying a dense users x items block, which also keeps E small on large data);
+    with theta > 0, the thresholded sparse E of :func:`explainability_matrix`."""
+    from .models.autorec import MixedRatings
+
+    if check_number("theta", theta, 0.0) > 0:
+        return explainability_matrix(train, n_neighbors, theta)
+    return MixedRatings(neighbour_mixing(train, n_neighbors), _ratings(train))
 
 
 def explanation_scores(train, n_neighbors: int = 50) -> np.ndarray:

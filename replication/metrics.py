@@ -136,11 +136,8 @@ def top_k(scores: np.ndarray, k: int, exclude: SparseLike | None = None,
         allowed[np.repeat(np.arange(n_users), np.diff(cand.indptr)), cand.indices] = True
         s[~allowed] = -np.inf
 
-    # k-th largest score of each user: everything above it is in, ties at it fill up by lowest index. (torch's
-    # top-k finds that value several times faster than numpy's partition; the value itself does not depend on ties.)
-    import torch
-
-    kth = torch.from_numpy(s).topk(k, dim=1, sorted=False).values.amin(dim=1, keepdim=True).numpy()
+    # k-th largest score of each user: everything above it is in, ties at it fill up by lowest index.
+    kth = np.partition(s, n_items - k, axis=1)[:, n_items - k][:, None]
     above = s > kth
     tied = s == kth
     need = k - above.sum(axis=1, keepdims=True)

@@ -97,14 +97,18 @@ def test_sparse_path_trains_like_the_dense_reference(kwargs) -> None:
     np.testing.assert_allclose(fits[0].history_["loss"], fits[1].history_["loss"], rtol=1e-4)
 
 
-@pytest.mark.parametrize("extra", [False, True])
+@pytest.mark.parametrize("extra", [None, "dense", "mixed"])
 def test_validation_pass_is_reused_by_the_next_epoch_without_changing_training(monkeypatch, extra) -> None:
     """Full batch: the encoder pass of each epoch's validation is the next epoch's training forward (same weights,
     same inputs), so it runs once instead of twice; the training is bit-identical to one without validation."""
     import replication.models.autorec as autorec_module
 
+    from replication.models.autorec import MixedRatings
+
     train, valid = toy_ratings()
-    side = np.random.default_rng(0).random((60, 25)) * 5 if extra else None
+    mixing = sp.csr_array(np.random.default_rng(0).random((60, 60)) < 0.1) / 6.0
+    side = {None: None, "dense": np.random.default_rng(0).random((60, 25)) * 5,
+            "mixed": MixedRatings(mixing, train)}[extra]
     calls = {"n": 0}
     forward = autorec_module.Encode.forward
 
@@ -120,6 +124,25 @@ def test_validation_pass_is_reused_by_the_next_epoch_without_changing_training(m
         train, valid=Validation(valid, metric="rmse"), side=side)
     assert calls["n"] == 6 + 1  # the first training epoch, then one pass per validation (reused by the next epoch)
     np.testing.assert_array_equal(plain.history_["loss"].to_numpy(), validated.history_["loss"].to_numpy())
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(sparse=False), dict(batch_size=16, optimizer="adam", lr=0.01)])
+def test_mixed_ratings_input_trains_like_the_dense_block(kwargs) -> None:
+    """An extra block given as M @ R (never formed) trains and scores like the same block given densely: full
+    batch and mini-batch (rows of M), sparse and dense paths, all users and a subset."""
+    from replication.models.autorec import MixedRatings
+
+    train, _ = toy_ratings()
+    rng = np.random.default_rng(1)
+    M = sp.csr_array(rng.random((60, 60)) * (rng.random((60, 60)) < 0.1))
+    mixed = MixedRatings(M, train)
+    fits = [AutoRec(hidden=6, epochs=5, seed=2, device="cpu", **kwargs).fit(train, side=side)
+            for side in (mixed, (M @ train).toarray())]
+    np.testing.assert_allclose(fits[0].score(), fits[1].score(), rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(fits[0].history_["loss"], fits[1].history_["loss"], rtol=1e-4)
+    np.testing.assert_allclose(fits[0].score(np.array([7, 3])), fits[1].score()[[7, 3]], rtol=2e-4, atol=2e-4)
+    with pytest.raises(DataError, match="side.mixing"):
+        AutoRec(epochs=1, device="cpu").fit(train, side=MixedRatings(M[:, :50], train))
 
 
 def test_first_loss_is_eq3_by_hand() -> None:

@@ -30,6 +30,26 @@ def test_scores_by_hand() -> None:
     np.testing.assert_allclose(explain.explanation_scores(sp.csr_array(TOY), 2), TOY_EXP)
 
 
+def test_mixing_by_hand_and_the_input_form_of_E() -> None:
+    """M has 1/|N_u| at u's neighbours (toy: 1/2 at N_a = {b, c}, ...) and M @ R = Exp; E-AutoRec's input is that
+    product (MixedRatings) when theta = 0, and the thresholded sparse E otherwise."""
+    from replication.models.autorec import MixedRatings
+
+    R = sp.csr_array(TOY)
+    M = explain.neighbour_mixing(R, 2)
+    expected_M = np.zeros((4, 4))
+    for u, nbrs in enumerate([[1, 2], [0, 2], [0, 3], [2, 0]]):
+        expected_M[u, nbrs] = 0.5
+    np.testing.assert_array_equal(M.toarray(), expected_M)
+    np.testing.assert_allclose((M @ R).toarray(), TOY_EXP)
+    given = explain.explainability_input(R, 2)
+    assert isinstance(given, MixedRatings)
+    np.testing.assert_allclose((given.mixing @ given.ratings).toarray(),
+                               explain.explainability_matrix(R, 2).toarray(), rtol=1e-6)
+    thresholded = explain.explainability_input(R, 2, theta=1.5)
+    np.testing.assert_array_equal(thresholded.toarray(), explain.explainability_matrix(R, 2, 1.5).toarray())
+
+
 def test_threshold_by_hand() -> None:
     E = explain.explainability_matrix(sp.csr_array(TOY), 2, theta=1.5)
     expected = np.where(TOY_EXP > 1.5, TOY_EXP, 0.0)  # strictly above theta: the 1.5 entries drop out

@@ -84,7 +84,7 @@ def fit_and_evaluate(model: str, seed: int, settings: dict[str, Any]) -> runner.
     """Fit one model (SEMAUTO: both recommenders from one training) on one split and record its metrics, training
     time and peak extra memory."""
     split = holdout(seed, "holdout", 0.2, valid_fraction=0.2)
-    E = side_information("explainability", split.fit_train)
+    E = explain.explainability_matrix(split.fit_train, PROTOCOL["n_neighbors"], PROTOCOL["theta"])
     names = ["SEMAUTO-sum", "SEMAUTO-kNN"] if model == "SEMAUTO" else [model]
     train = split.fit_train
     valid = None

@@ -43,10 +43,9 @@ def fit_and_evaluate(seed: int, model: str, hidden: int, l2: float, n_neighbors:
     """Train one AutoRec / E-AutoRec on one split and record RMSE, MAP@n and MEP@n (MEP against E of every
     (neighbours, theta) in `mep_settings`), under the main and the alternative ranking choices."""
     split = holdout(seed, "random", 0.1)
-    E_input = explain.explainability_matrix(split.fit_train, n_neighbors, theta)
     net = AutoRec(hidden=hidden, l2=l2, epochs=epochs, patience=patience, optimizer=optimizer, lr=lr, seed=seed)
     net.fit(split.fit_train, valid=metrics.Validation(split.valid, metric="rmse"),
-            side=E_input if model == "E-AutoRec" else None)
+            side=explain.explainability_input(split.fit_train, n_neighbors, theta) if model == "E-AutoRec" else None)
     raw = net.score()
     known = split.fit_train + split.valid
     history = net.history_
@@ -54,9 +53,9 @@ def fit_and_evaluate(seed: int, model: str, hidden: int, l2: float, n_neighbors:
                {"metric": "valid_rmse", "value": float(history["valid"].min())},
                {"metric": "best_epoch", "value": history.attrs["best_epoch"]},
                {"metric": "epochs_trained", "value": len(history)}]
-    explainable = {(int(nb), float(th)): explain.explainable_mask(
-        E_input if (nb, th) == (n_neighbors, theta) else explain.explainability_matrix(split.fit_train, int(nb), th))
-        for nb, th in mep_settings}
+    explainable = {(int(nb), float(th)): explain.explainable_mask(explain.explainability_matrix(split.fit_train,
+                                                                                                int(nb), th))
+                   for nb, th in mep_settings}
     for ranking, scores in (("raw", raw), ("clipped", np.clip(raw, 1, 5))):
         for candidates in metrics.CANDIDATES:  # rank once; MAP does not depend on E, MEP is read off the same lists
             per_user = metrics.per_user_metrics(scores, known, split.test, ks=ns,

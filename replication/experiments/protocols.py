@@ -64,12 +64,13 @@ def holdout(seed: int, kind: str = "holdout", test_fraction: float = 0.2,
 
 def side_information(kind: str | None, train: sp.csr_array, *, n_neighbors: int = 50, theta: float = 0.0,
                      min_items: int = 2, relations: str | tuple[str, ...] = "all") -> Any:
-    """The side input of a model, from the training ratings only: None, the explainability matrix E ("explain-
-    ability"), the item x feature mask ("item_features") or the item x genre matrix ("genres")."""
+    """The side input of a model, from the training ratings only: None, the explainability matrix E as E-AutoRec's
+    input ("explainability", :func:`replication.explain.explainability_input`), the item x feature mask
+    ("item_features") or the item x genre matrix ("genres")."""
     if kind is None:
         return None
     if kind == "explainability":
-        return explain.explainability_matrix(train, n_neighbors, theta)
+        return explain.explainability_input(train, n_neighbors, theta)
     if kind == "item_features":
         return item_features(min_items, relations if isinstance(relations, str) else tuple(relations)).matrix
     if kind == "genres":
