@@ -14,13 +14,15 @@ where m_u masks the observed ratings (``loss="masked"``), or the plain squared e
 ones counted as 0 (``loss="full"``, the mistake the masked loss avoids). Biases are not regularized.
 
 Speed (``sparse=True``, the default): the masked loss needs the reconstruction only at the observed ratings, so the
-encoder reads the sparse input (:class:`SparseEncode`: an embedding-bag sum forward, a sparse x dense product
-backward) and the decoder is evaluated only at the observed (user, item) pairs (:class:`SampledDot`: a sampled
-dense-dense product forward, two sparse x dense products backward); the full score matrix is computed only for
-ranking. ``bench/bench_speed.py`` measures both paths against the arithmetic floor. ``sparse=False`` is the dense
-reference: full (users x items) products with the loss masked by multiplying with the 0/1 observation matrix.
-Both give the same training to float tolerance (tested). Predictions are always computed from the TRAINING rating
-vector: test ratings are never fed as input.
+encoder reads the sparse input (:class:`Encode`: embedding-bag sums forward and backward) and the decoder is
+evaluated only at the observed (user, item) pairs (:class:`SampledDot`: a sampled dense-dense product forward, two
+embedding-bag sums backward); the full score matrix is computed only for ranking. E-AutoRec's E, when nothing is
+thresholded away, is fed as the product M @ R it is (:class:`MixedRatings`) and never formed. Each full-batch
+epoch's validation pass is reused as the next epoch's encoder forward, the penalty's gradient is added in place,
+and Rprop updates without temporaries: ``bench/bench_speed.py`` puts an epoch within about 5x of its arithmetic
+floor (it was 10x). ``sparse=False`` is the dense reference: full (users x items) products with the loss masked by
+multiplying with the 0/1 observation matrix. Both give the same training to float tolerance (tested). Predictions
+are always computed from the TRAINING rating vector: test ratings are never fed as input.
 
 ``AutoRec`` is the recommender of the book's protocol: ``fit(train, valid=Validation(..., metric="rmse"),
 side=E)`` (``side`` given = E-AutoRec), ``score(users)`` = raw predicted ratings in stars (for ranking),
