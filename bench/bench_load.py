@@ -25,9 +25,13 @@ def busy(stop) -> None:
 
 
 def chapter_seconds(name: str, params: dict) -> float:
+    """Wall time of the chapter's experiments (its module's run(), the notebook's bulk) at `params`."""
+    import inspect
+
     module = importlib.import_module(f"replication.chapters.{name}")
+    accepted = inspect.signature(module.run).parameters
     start = time.perf_counter()
-    module.run(**params)
+    module.run(**{k: v for k, v in params.items() if k in accepted})  # the notebook-only ones dropped
     return time.perf_counter() - start
 
 

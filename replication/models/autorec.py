@@ -125,7 +125,13 @@ class _Mix:
 
 
 def _block_times(extra: "torch.Tensor | _Mix", weight: torch.Tensor) -> torch.Tensor:
+    """E @ weight for a dense or a mixed extra block E."""
     return extra.times(weight) if isinstance(extra, _Mix) else extra @ weight
+
+
+def _block_t_times(extra: "torch.Tensor | _Mix", grad: torch.Tensor) -> torch.Tensor:
+    """E^T @ grad for a dense or a mixed extra block E."""
+    return extra.t_times(grad) if isinstance(extra, _Mix) else extra.T @ grad
 
 
 class Encode(torch.autograd.Function):
@@ -155,7 +161,7 @@ class Encode(torch.autograd.Function):
         grad, extra = grad.contiguous(), ctx.extra
         grad_weight = ctx.pattern.t_times(values, grad)
         if extra is not None:
-            grad_weight = torch.cat([grad_weight, extra.t_times(grad) if isinstance(extra, _Mix) else extra.T @ grad])
+            grad_weight = torch.cat([grad_weight, _block_t_times(extra, grad)])
         return grad_weight, grad.sum(0), None, None, None, None
 
 
