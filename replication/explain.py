@@ -30,7 +30,7 @@ from .metrics import top_k
 from .neighbours import cosine_similarity, top_neighbours
 
 __all__ = ["neighbours", "neighbour_mixing", "explanation_scores", "explainability_matrix", "explainability_input",
-           "explainable_mask", "feature_reasons", "explanation_text", "recommendations_table", "top_profile_features"]
+           "neighbour_evidence", "explainable_mask", "feature_reasons", "explanation_text", "recommendations_table", "top_profile_features"]
 
 
 def _ratings(train) -> sp.csr_array:
@@ -88,6 +88,24 @@ def explainability_matrix(train, n_neighbors: int = 50, theta: float = 0.0) -> s
     E = sp.csr_array(scores.astype(np.float32))
     E.eliminate_zeros()
     return E
+
+
+def neighbour_evidence(train, user: int, items, n_neighbors: int = 50) -> pd.DataFrame:
+    """Why E favours `items` for `user`, in words a reader can check: how many of the user's `n_neighbors` nearest
+    neighbours rated each item ("neighbours who rated it"), their mean rating of it (NaN when none did), and
+    Exp(u, i) of Eq. 5-6 (that mean times the share of neighbours who rated it)."""
+    R = _ratings(train)
+    user = check_int("user", user, 0, R.shape[0] - 1)
+    items = np.asarray(items, dtype=np.int64)
+    if items.ndim != 1 or (items.size and (items.min() < 0 or items.max() >= R.shape[1])):
+        raise ConfigError(f"items must be item indices in [0, {R.shape[1] - 1}], got {items.tolist()}")
+    rows = R[neighbours(R, n_neighbors)[user]][:, items].toarray()
+    rated = (rows > 0).sum(axis=0)
+    total = rows.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(rated > 0, total / np.maximum(rated, 1), np.nan)
+    return pd.DataFrame({"item": items, "neighbours who rated it": rated, "their mean rating": mean,
+                         "Exp": total / n_neighbors})
 
 
 def explainable_mask(E, theta: float = 0.0) -> sp.csr_array:

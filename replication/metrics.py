@@ -23,10 +23,11 @@ import pandas as pd
 import scipy.sparse as sp
 import scipy.stats
 
-from .checks import as_csr, check_choice
+from .checks import as_csr, check_choice, check_int
 from .errors import ConfigError, DataError
 
 __all__ = [
+    "break_ties",
     "top_k",
     "hits",
     "precision_at_k",
@@ -150,6 +151,17 @@ def top_k(scores: np.ndarray, k: int, exclude: SparseLike | None = None,
     top = np.take_along_axis(cols, order, axis=1)
     top[np.take_along_axis(chosen_scores, order, axis=1) == -np.inf] = -1
     return top
+
+
+def break_ties(scores: np.ndarray, seed: int) -> np.ndarray:
+    """Float64 scores in which exactly equal scores are ordered at random (seeded) instead of by item index: adds
+    uniform noise far below the spacing of distinct float32 values (1e-9 of the largest magnitude), so no other
+    order changes. For rankings where a tie would otherwise let the item index decide."""
+    scores = np.asarray(scores, dtype=np.float64)
+    finite = np.isfinite(scores)
+    scale = float(np.abs(scores[finite]).max()) if finite.any() else 1.0
+    noise = np.random.default_rng(check_int("seed", seed, 0)).random(scores.shape) * 1e-9 * max(scale, 1e-30)
+    return np.where(finite, scores + noise, scores)
 
 
 def hits(topk: np.ndarray, relevant: SparseLike) -> np.ndarray:

@@ -73,6 +73,13 @@ def test_sparse_products_and_their_gradients_match_the_dense_ones() -> None:
     torch.testing.assert_close(out, X @ We[:9] + E @ We[9:] + b)
     (out * G).sum().backward()
     torch.testing.assert_close(We.grad, torch.cat([X.T @ G, E.T @ G]))
+    # Eq. 4 read as a sum: E (as wide as X) goes through the same block, z = (X + E) W + b, grad W = (X + E)^T G
+    E_sum = torch.rand(7, 9, dtype=torch.float64)
+    W.grad = None
+    out = Encode.apply(W, b, values, pattern, E_sum, None)
+    torch.testing.assert_close(out, (X + E_sum) @ W + b)
+    (out * G).sum().backward()
+    torch.testing.assert_close(W.grad, (X + E_sum).T @ G)
     # the two products, with empty rows first, in the middle and last (rows 1, 4, 5) and empty columns
     wide = torch.randn(9, 150, dtype=torch.float64)
     torch.testing.assert_close(pattern.times(values, wide), X @ wide)
@@ -86,7 +93,7 @@ def test_sparse_products_and_their_gradients_match_the_dense_ones() -> None:
 
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(batch_size=16, optimizer="adam", lr=0.01),
-                                    dict(input_dropout=0.3), dict(extra=True)])
+                                    dict(input_dropout=0.3), dict(extra=True), dict(extra=True, combine="sum")])
 def test_sparse_path_trains_like_the_dense_reference(kwargs) -> None:
     """Same seed, same data: the sparse path (embedding bag + sampled decoder) gives the dense path's training."""
     train, _ = toy_ratings()
@@ -126,7 +133,8 @@ def test_validation_pass_is_reused_by_the_next_epoch_without_changing_training(m
     np.testing.assert_array_equal(plain.history_["loss"].to_numpy(), validated.history_["loss"].to_numpy())
 
 
-@pytest.mark.parametrize("kwargs", [dict(), dict(sparse=False), dict(batch_size=16, optimizer="adam", lr=0.01)])
+@pytest.mark.parametrize("kwargs", [dict(), dict(sparse=False), dict(batch_size=16, optimizer="adam", lr=0.01),
+                                    dict(combine="sum"), dict(combine="sum", sparse=False)])
 def test_mixed_ratings_input_trains_like_the_dense_block(kwargs) -> None:
     """An extra block given as M @ R (never formed) trains and scores like the same block given densely: full
     batch and mini-batch (rows of M), sparse and dense paths, all users and a subset."""
@@ -239,6 +247,23 @@ def test_eautorec_is_autorec_with_an_extra_block() -> None:
     assert wide.enc_weight.shape == (10, 3)
 
 
+def test_eq4_as_a_sum_feeds_r_plus_e_through_one_block() -> None:
+    """combine="sum": no second weight block; the codes are those of the plain network fed r + e, by hand and in
+    the dense and sparse paths."""
+    torch.manual_seed(0)
+    plain, summed = AutoRecNet(5, 3), AutoRecNet(5, 3, n_extra_inputs=5, combine="sum")
+    with torch.no_grad():
+        for name in ("enc_weight", "enc_bias", "dec_weight", "dec_bias"):
+            getattr(summed, name).copy_(getattr(plain, name))
+    assert summed.enc_weight.shape == (5, 3)
+    x, e = torch.tensor([[0.2, 0, 0.8, 0, 0]]), torch.rand(1, 5)
+    torch.testing.assert_close(summed(x, e), plain(x + e))
+    pattern = Pattern(torch.tensor([0, 0]), torch.tensor([0, 2]), 1, 5)
+    torch.testing.assert_close(summed.encode_rows(pattern, torch.tensor([0.2, 0.8]), e), plain.encode(x + e))
+    with pytest.raises(ConfigError, match="n_extra_inputs = n_items"):
+        AutoRecNet(5, 3, n_extra_inputs=4, combine="sum")
+
+
 def test_one_star_is_not_missing() -> None:
     """Ratings are scaled r/5: a single 1-star rating gives a different code than no rating at all."""
     torch.manual_seed(0)
@@ -299,7 +324,7 @@ def test_scores_for_selected_users_and_fold_in_rows() -> None:
 def test_bad_inputs() -> None:
     train, _ = toy_ratings()
     for bad in (dict(loss="mse"), dict(input_dropout=1.0), dict(epochs=0), dict(optimizer="sgd"), dict(hidden=0),
-                dict(patience=0)):
+                dict(patience=0), dict(combine="product")):
         with pytest.raises(ConfigError):
             AutoRec(**bad)
     with pytest.raises(DataError):

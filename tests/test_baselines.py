@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from replication import models
+from replication import metrics, models
 from replication.errors import ConfigError, DataError
-from replication.models.baselines import EASE, ItemKNN, Popularity, Random, UserKNN
+from replication.models.baselines import EASE, BiasedMF, ItemKNN, Popularity, Random, UserKNN
 
 BASELINES = ["Random", "Pop", "ItemKNN", "UserKNN", "EASE"]
 
@@ -203,6 +203,141 @@ def test_random_is_seeded_per_user_row() -> None:
     assert not np.array_equal(a.score(), Random(seed=2).fit(X).score())
     assert a.score(X[:3]).shape == (3, 20)
     assert 0.45 < a.score().mean() < 0.55
+
+
+# ---------------------------------------------------------------- BiasedMF
+
+
+def tiny_ratings() -> sp.csr_array:
+    """4 users x 5 items, 11 ratings; item 4's only raters are users 2 and 3."""
+    rows = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 3])
+    cols = np.array([0, 1, 3, 1, 2, 0, 2, 4, 1, 3, 4])
+    vals = np.array([5, 3, 4, 2, 1, 4, 5, 3, 1, 2, 4], dtype=float)
+    return sp.csr_array((vals, (rows, cols)), shape=(4, 5))
+
+
+def noisy_low_rank(seed: int = 1, n_users: int = 60, n_items: int = 40) -> tuple[sp.csr_array, sp.csr_array]:
+    """(train, valid): rank-3 ratings plus noise rounded to 1..5, half observed for training, 30% of the rest held
+    out; small enough for a factor model without regularization to overfit within a few dozen epochs."""
+    rng = np.random.default_rng(seed)
+    U, V = rng.normal(size=(n_users, 3)), rng.normal(size=(n_items, 3))
+    full = np.clip(np.round(3 + 0.7 * U @ V.T + rng.normal(scale=0.8, size=(n_users, n_items))), 1, 5)
+    observed = rng.random(full.shape) < 0.5
+    held = (rng.random(full.shape) < 0.3) & ~observed
+    return sp.csr_array(np.where(observed, full, 0.0)), sp.csr_array(np.where(held, full, 0.0))
+
+
+@pytest.mark.parametrize("l2", [0.5, 3.0])
+def test_biases_converge_to_the_closed_form_ridge_solution(l2: float) -> None:
+    """factors=0 minimizes ||y - mu - A b||^2 + l2 ||b||^2 (A: user and item one-hot columns), whose solution is
+    b = (A^T A + l2 I)^{-1} A^T (y - mu); full-batch Rprop reaches it (to 1e-6 in ~200 epochs here)."""
+    R = tiny_ratings()
+    coo = R.tocoo()
+    y, mu = coo.data, coo.data.mean()
+    A = np.zeros((R.nnz, 4 + 5))
+    A[np.arange(R.nnz), coo.row] = 1.0
+    A[np.arange(R.nnz), 4 + coo.col] = 1.0
+    b = np.linalg.solve(A.T @ A + l2 * np.eye(9), A.T @ (y - mu))
+    model = BiasedMF(factors=0, l2=l2, epochs=400, patience=None).fit(R)
+    assert model.name == "Biases" and model.network_.user_factors is None
+    np.testing.assert_allclose(model.network_.user_bias.detach().numpy(), b[:4], atol=1e-4)
+    np.testing.assert_allclose(model.network_.item_bias.detach().numpy(), b[4:], atol=1e-4)
+    np.testing.assert_allclose(model.score(), mu + b[:4, None] + b[None, 4:], atol=1e-4)
+    # an unconverged fit is measurably off: the test can fail
+    early = BiasedMF(factors=0, l2=l2, epochs=5, patience=None).fit(R)
+    assert np.abs(early.network_.item_bias.detach().numpy() - b[4:]).max() > 1e-2
+
+
+def test_factors_fit_an_exactly_low_rank_matrix_far_better_than_biases() -> None:
+    """All entries of a rank-2 matrix in [1, 5] observed, l2=0: the factor model's training RMSE is ~0, far below
+    the bias model's (which cannot represent the interaction)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 2)) @ rng.normal(size=(2, 15))
+    R = sp.csr_array(1 + 4 * (X - X.min()) / (X.max() - X.min()))
+    biases = BiasedMF(factors=0, l2=0.0, epochs=500, patience=None).fit(R)
+    mf = BiasedMF(factors=5, l2=0.0, epochs=500, patience=None).fit(R)
+    rmse_biases, rmse_mf = metrics.rmse(biases.score(), R), metrics.rmse(mf.score(), R)
+    assert rmse_biases > 0.3
+    assert rmse_mf < 0.01 * rmse_biases
+    assert mf.history_["train_rmse"].iloc[-1] < 0.01 * biases.history_["train_rmse"].iloc[-1]
+
+
+def test_biasedmf_early_stopping_keeps_the_best_validation_epoch() -> None:
+    """Unregularized factors overfit noisy ratings: validation RMSE turns up, training stops `patience` epochs after
+    the best one, and the kept weights reproduce the best validation RMSE of the history."""
+    train, held = noisy_low_rank()
+    valid = metrics.Validation(held, metric="rmse")
+    model = BiasedMF(factors=10, l2=0.0, epochs=300, patience=10).fit(train, valid=valid)
+    history = model.history_
+    best = history.attrs["best_epoch"]
+    assert {"epoch", "loss", "train_rmse", "valid"} <= set(history.columns)
+    assert history.attrs["stopped_early"] and best < len(history) == best + 10
+    assert history["valid"].idxmin() == best - 1
+    assert history["valid"].iloc[-1] > history["valid"].min()
+    rows, items = valid.pairs()
+    kept = valid.evaluate(model.score()[rows, items])
+    assert kept == pytest.approx(history["valid"].min(), abs=1e-5)
+    assert kept < valid.evaluate(BiasedMF(factors=10, l2=0.0, epochs=len(history), patience=None)
+                                 .fit(train).score()[rows, items]) - 1e-3  # the last epoch was worse
+    predicted = model.predict()
+    assert predicted.min() >= 1.0 and predicted.max() <= 5.0
+    np.testing.assert_array_equal(predicted, np.clip(model.score(), 1, 5))
+
+
+def test_biasedmf_is_deterministic_for_a_seed() -> None:
+    """Same seed: identical scores (and histories' losses); another seed: different initial factors, different
+    scores. Scoring rows equals the rows of the full score matrix."""
+    train, held = noisy_low_rank(seed=2)
+    fit = lambda seed: BiasedMF(factors=4, l2=1.0, epochs=30, seed=seed).fit(  # noqa: E731
+        train, valid=metrics.Validation(held, metric="rmse"))
+    a, b, c = fit(0), fit(0), fit(1)
+    assert a.score().dtype == np.float32 and a.score().shape == train.shape
+    np.testing.assert_array_equal(a.score(), b.score())
+    np.testing.assert_array_equal(a.history_["loss"], b.history_["loss"])
+    assert np.abs(a.score() - c.score()).max() > 1e-3
+    np.testing.assert_allclose(a.score(np.array([3, 0, 7])), a.score()[[3, 0, 7]], rtol=1e-6, atol=1e-6)
+
+
+def test_biasedmf_through_the_registry() -> None:
+    """"BiasedMF" and "Biases" (factors=0) are registered, need no side information and pass their parameters."""
+    train = tiny_ratings()
+    assert models.make("BiasedMF").name == "BiasedMF" and models.make("Biases").name == "Biases"
+    assert models.SIDE["BiasedMF"] is None and models.SIDE["Biases"] is None
+    np.testing.assert_array_equal(models.make("Biases", l2=2.0, epochs=50).fit(train).score(),
+                                  BiasedMF(factors=0, l2=2.0, epochs=50).fit(train).score())
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: BiasedMF(factors=-1), "factors must be"),
+        (lambda: BiasedMF(factors=2.5), "factors must be an integer"),
+        (lambda: BiasedMF(l2=-1.0), "l2 must be"),
+        (lambda: BiasedMF(lr=0.0), "lr must be"),
+        (lambda: BiasedMF(epochs=0), "epochs must be"),
+        (lambda: BiasedMF(patience=0), "patience must be"),
+        (lambda: BiasedMF(init_std=-0.1), "init_std must be"),
+        (lambda: BiasedMF(seed=-1), "seed must be"),
+    ],
+)
+def test_biasedmf_bad_params_raise(make, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        make()
+
+
+def test_biasedmf_bad_validation_and_fold_in_raise() -> None:
+    """A ranking validation metric, fold-in validation rows, fold-in scoring rows and ratings above 5 are refused
+    with a message saying what is wrong."""
+    train, held = noisy_low_rank(seed=3)
+    with pytest.raises(ConfigError, match=r"metric 'rmse'.*ndcg@10"):
+        BiasedMF(factors=2).fit(train, valid=metrics.Validation(held, metric="ndcg@10"))
+    with pytest.raises(ConfigError, match="no fold-in rows"):
+        BiasedMF(factors=2).fit(train, valid=metrics.Validation(held, fold_in=train, metric="rmse"))
+    model = BiasedMF(factors=2, epochs=3).fit(train)
+    with pytest.raises(ConfigError, match="scores only the users it was fitted on"):
+        model.score(train[:2])
+    with pytest.raises(DataError, match=r"\(0, 5.0\]"):
+        BiasedMF().fit(train * 2)
 
 
 # ---------------------------------------------------------------- shared behaviour

@@ -50,6 +50,19 @@ def test_mixing_by_hand_and_the_input_form_of_E() -> None:
     np.testing.assert_array_equal(thresholded.toarray(), explain.explainability_matrix(R, 2, 1.5).toarray())
 
 
+def test_neighbour_evidence_by_hand() -> None:
+    """User a's neighbours are b and c: item 0 rated by b (5 stars) only, item 1 by c (3), item 2 by neither,
+    item 3 by c (4): counts, their mean rating and Exp = sum / |N_u| (the toy's first row)."""
+    table = explain.neighbour_evidence(sp.csr_array(TOY), 0, [0, 1, 2, 3], n_neighbors=2)
+    np.testing.assert_array_equal(table["neighbours who rated it"], [1, 1, 0, 1])
+    np.testing.assert_allclose(table["their mean rating"], [5.0, 3.0, np.nan, 4.0])
+    np.testing.assert_allclose(table["Exp"], TOY_EXP[0])
+    with pytest.raises(ConfigError, match="items must be item indices"):
+        explain.neighbour_evidence(sp.csr_array(TOY), 0, [4], n_neighbors=2)
+    with pytest.raises(ConfigError, match="user"):
+        explain.neighbour_evidence(sp.csr_array(TOY), 4, [0], n_neighbors=2)
+
+
 def test_threshold_by_hand() -> None:
     E = explain.explainability_matrix(sp.csr_array(TOY), 2, theta=1.5)
     expected = np.where(TOY_EXP > 1.5, TOY_EXP, 0.0)  # strictly above theta: the 1.5 entries drop out

@@ -453,3 +453,18 @@ def test_metric_shape_mismatch_and_empty_k():
         M.evaluate_topn(SCORES, TRAIN, TEST, ks=(0,))
     with pytest.raises(ValueError, match="confidence"):
         M.mean_ci([1.0, 2.0], confidence=1.5)
+
+
+def test_break_ties_orders_only_exact_ties_at_random() -> None:
+    """Distinct float32 scores keep their order (even one ulp apart); exact ties are ordered by a seeded draw, not by
+    the item index; the same seed gives the same order; -inf (never listable) stays -inf."""
+    close = np.nextafter(np.float32(4.5), np.float32(5))  # one float32 ulp above 4.5
+    scores = np.array([[4.5, close, 4.5, 4.5, -np.inf]], dtype=np.float32)
+    orders = set()
+    for seed in range(20):
+        broken = M.break_ties(scores, seed)
+        assert np.argmax(broken[0]) == 1 and np.isneginf(broken[0, 4])
+        orders.add(tuple(np.argsort(-broken[0, [0, 2, 3]])))
+        np.testing.assert_array_equal(broken, M.break_ties(scores, seed))
+    assert len(orders) > 1  # the tied items 0, 2, 3 do not always come in index order
+    np.testing.assert_array_equal(M.top_k(M.break_ties(scores, 0), 1), [[1]])

@@ -11,12 +11,12 @@ from typing import Any, Callable
 from ..errors import ConfigError
 from .autorec import AutoRec
 from .base import Recommender
-from .baselines import EASE, ItemKNN, Popularity, Random, UserKNN
+from .baselines import EASE, BiasedMF, ItemKNN, Popularity, Random, UserKNN
 from .semauto import SemAuto
 from .vae import MultVAE
 
-__all__ = ["Recommender", "Random", "Popularity", "ItemKNN", "UserKNN", "EASE", "AutoRec", "SemAuto", "MultVAE",
-           "MODELS", "SIDE", "make"]
+__all__ = ["Recommender", "Random", "Popularity", "ItemKNN", "UserKNN", "EASE", "BiasedMF", "AutoRec", "SemAuto",
+           "MultVAE", "MODELS", "SIDE", "make"]
 
 MODELS: dict[str, Callable[..., Recommender]] = {
     "Random": Random,
@@ -24,6 +24,8 @@ MODELS: dict[str, Callable[..., Recommender]] = {
     "ItemKNN": ItemKNN,
     "UserKNN": UserKNN,
     "EASE": EASE,
+    "BiasedMF": BiasedMF,
+    "Biases": lambda **kw: BiasedMF(factors=0, **kw),
     "AutoRec": AutoRec,
     "E-AutoRec": AutoRec,
     "SEMAUTO-sum": lambda **kw: SemAuto(recommender="sum", **kw),

@@ -6,6 +6,10 @@ The network maps a user's rating vector r (length n_items, ratings divided by ``
 
     h = sigmoid(W1 [r; e] + b),        r_hat = W2 h + b'          (identity output)
 
+The paper's Eq. 4 writes W1 (r + e) with W1 of size 2 x n x k: read as a concatenation (``combine="concat"``, the
+default, two weight blocks as above) or as a sum through one shared block, h = sigmoid(W1 (r + e) + b)
+(``combine="sum"``, as one public implementation does).
+
 U-AutoRec is the same network without the extra block. Training minimizes the paper's Eq. 3,
 
     sum_u || m_u * (r_u - r_hat_u) ||^2 + (l2 / 2) (||W1||_F^2 + ||W2||_F^2),
@@ -50,9 +54,11 @@ from .training import Rprop, fit_loop, resolve_device
 if TYPE_CHECKING:  # the type only: models never import the metrics module
     from ..metrics import Validation
 
-__all__ = ["AutoRecNet", "AutoRec", "MixedRatings", "Pattern", "Encode", "SampledDot", "LOSSES", "OPTIMIZERS"]
+__all__ = ["AutoRecNet", "AutoRec", "MixedRatings", "Pattern", "Encode", "SampledDot", "LOSSES", "OPTIMIZERS",
+           "COMBINES"]
 
 LOSSES = ("masked", "full")
+COMBINES = ("concat", "sum")  # Eq. 4's W1 (r + e): two blocks side by side, or one block over the sum
 OPTIMIZERS = ("rprop", "adam")
 # torch says so once per process; the patterns here are built valid by construction (sorted CSR from scipy)
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
@@ -138,7 +144,8 @@ class Encode(torch.autograd.Function):
     """The encoder's pre-activation z = X W_r + E W_e + b for the sparse rows X of a pattern (values = the scaled
     ratings, no gradient) and an optional extra block E (E-AutoRec), dense or :class:`MixedRatings`: embedding-bag
     sums (plus the block's product) forward; backward grad_W_r = X^T G (a sparse x dense product), grad_W_e = E^T G,
-    grad_b = the column sums of G. ``weight`` is the whole item-major input weight [W_r; W_e]. A ``memo`` holding z
+    grad_b = the column sums of G. ``weight`` is the whole item-major input weight [W_r; W_e], or W_r alone when E
+    shares it (the sum reading, z = (X + E) W_r + b: grad_W_r = X^T G + E^T G). A ``memo`` holding z
     already computed for these very weights and inputs (the previous epoch's validation pass) makes the forward
     free."""
 
@@ -146,13 +153,13 @@ class Encode(torch.autograd.Function):
     def forward(ctx, weight: torch.Tensor, bias: torch.Tensor, values: torch.Tensor, pattern: Pattern,
                 extra: "torch.Tensor | _Mix | None", memo: torch.Tensor | None) -> torch.Tensor:
         n_items = pattern.shape[1]
-        ctx.pattern, ctx.extra = pattern, extra
+        ctx.pattern, ctx.extra, ctx.concat = pattern, extra, weight.shape[0] > n_items
         ctx.save_for_backward(values)
         if memo is not None:
             return memo.clone()
         z = pattern.times(values, weight[:n_items])
-        if extra is not None:
-            z.add_(_block_times(extra, weight[n_items:]))
+        if extra is not None:  # a weight with no rows beyond the items' = the shared block of the sum reading
+            z.add_(_block_times(extra, weight[n_items:] if weight.shape[0] > n_items else weight))
         return z.add_(bias)
 
     @staticmethod
@@ -161,7 +168,8 @@ class Encode(torch.autograd.Function):
         grad, extra = grad.contiguous(), ctx.extra
         grad_weight = ctx.pattern.t_times(values, grad)
         if extra is not None:
-            grad_weight = torch.cat([grad_weight, _block_t_times(extra, grad)])
+            block = _block_t_times(extra, grad)
+            grad_weight = torch.cat([grad_weight, block]) if ctx.concat else grad_weight.add_(block)
         return grad_weight, grad.sum(0), None, None, None, None
 
 
@@ -186,18 +194,24 @@ class SampledDot(torch.autograd.Function):
 
 
 class AutoRecNet(nn.Module):
-    """One-hidden-layer autoencoder: sigmoid encoder over [ratings; extra], identity decoder back to the ratings.
+    """One-hidden-layer autoencoder: sigmoid encoder over [ratings; extra] (or ratings + extra, ``combine="sum"``),
+    identity decoder back to the ratings.
 
     Parameters are stored item-major so that the sparse paths gather rows: ``enc_weight`` (n_items +
-    n_extra_inputs, hidden) is W1 transposed and ``dec_weight`` (n_items, hidden) is W2.
+    n_extra_inputs, hidden; n_items rows when the extra block is summed in) is W1 transposed and ``dec_weight``
+    (n_items, hidden) is W2.
     """
 
-    def __init__(self, n_items: int, hidden: int = 300, n_extra_inputs: int = 0) -> None:
+    def __init__(self, n_items: int, hidden: int = 300, n_extra_inputs: int = 0, combine: str = "concat") -> None:
         super().__init__()
         self.n_items = check_int("n_items", n_items, 1)
         self.hidden = check_int("hidden", hidden, 1)
         self.n_extra_inputs = check_int("n_extra_inputs", n_extra_inputs, 0)
-        n_in = self.n_items + self.n_extra_inputs
+        self.combine = check_choice("combine", combine, COMBINES)
+        if self.combine == "sum" and self.n_extra_inputs not in (0, self.n_items):
+            raise ConfigError(f"combine='sum' adds the extra block to the ratings: it needs n_extra_inputs = n_items "
+                              f"({self.n_items}), got {self.n_extra_inputs}")
+        n_in = self.n_items + (self.n_extra_inputs if self.combine == "concat" else 0)
         # small decoder weights (1/hidden, not 1/sqrt(hidden)): the initial output is the item bias plus ~0.1 star noise
         bound_in, bound_out = 1.0 / math.sqrt(n_in), 1.0 / self.hidden
         self.enc_weight = nn.Parameter(torch.empty(n_in, self.hidden).uniform_(-bound_in, bound_in))
@@ -216,10 +230,12 @@ class AutoRecNet(nn.Module):
 
     def _extra_term(self, extra: "torch.Tensor | _Mix | None") -> torch.Tensor | float:
         self._check_extra(extra)
-        return 0.0 if extra is None else _block_times(extra, self.enc_weight[self.n_items:])
+        if extra is None:
+            return 0.0
+        return _block_times(extra, self.enc_weight[self.n_items:] if self.combine == "concat" else self.enc_weight)
 
     def encode(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
-        """Hidden codes h = sigmoid(W1 [x; extra] + b) of dense (users, n_items) inputs."""
+        """Hidden codes h = sigmoid(W1 [x; extra] + b) (or W1 (x + extra) + b) of dense (users, n_items) inputs."""
         return torch.sigmoid(x @ self.enc_weight[: self.n_items] + self._extra_term(extra) + self.enc_bias)
 
     def encode_rows(self, pattern: Pattern, values: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
@@ -296,7 +312,8 @@ class AutoRec(Recommender):
     (inverted dropout: a denoising AutoRec; the target stays complete, the extra block is never corrupted).
     With ``valid`` (metric "rmse" on held-out ratings of the same users) the best epoch's weights are kept and
     ``patience`` stops early. History columns: epoch, loss, train_rmse (stars, clipped, from the epoch's training
-    passes), valid, seconds. Deterministic for a given seed.
+    passes), valid, seconds. combine: how E enters the encoder, "concat" (W1 [r; e], the default) or "sum"
+    (W1 (r + e), one shared block; E must then have one column per item). Deterministic for a given seed.
     """
 
     name = "AutoRec"
@@ -304,8 +321,8 @@ class AutoRec(Recommender):
 
     def __init__(self, hidden: int = 300, l2: float = 3.0, epochs: int = 40, patience: int | None = None,
                  lr: float = 0.01, optimizer: str = "rprop", loss: str = "masked", input_dropout: float = 0.0,
-                 batch_size: int | None = None, scale: float = 5.0, sparse: bool = True, seed: int = 0,
-                 device: str = "auto", progress: bool = False) -> None:
+                 batch_size: int | None = None, scale: float = 5.0, sparse: bool = True, combine: str = "concat",
+                 seed: int = 0, device: str = "auto", progress: bool = False) -> None:
         self.hidden = check_int("hidden", hidden, 1)
         self.l2 = check_number("l2", l2, 0.0)
         self.epochs = check_int("epochs", epochs, 1)
@@ -316,6 +333,7 @@ class AutoRec(Recommender):
         self.input_dropout = check_number("input_dropout", input_dropout, 0.0, 1.0, high_open=True)
         self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, 1)
         self.scale = check_number("scale", scale, 0.0, low_open=True)
+        self.combine = check_choice("combine", combine, COMBINES)
         self.sparse, self.seed = bool(sparse), check_int("seed", seed, 0)
         self.device, self.progress = device, bool(progress)
 
@@ -345,7 +363,8 @@ class AutoRec(Recommender):
         generator = torch.Generator(device=device).manual_seed(self.seed)
         self.extra_ = self._extra(side, n_users, device)
         self.name = "AutoRec" if self.extra_ is None else "E-AutoRec"
-        net = self.network_ = AutoRecNet(n_items, self.hidden, 0 if self.extra_ is None else self.extra_.shape[1])
+        net = self.network_ = AutoRecNet(n_items, self.hidden, 0 if self.extra_ is None else self.extra_.shape[1],
+                                         self.combine)
         net.to(device)
         with torch.no_grad():  # start every item at the mean training rating (items unseen in training stay there)
             net.dec_bias.fill_(float(R.data.mean()) / self.scale)

@@ -2,21 +2,31 @@
 
 Each takes a users x items CSR in ``fit`` and returns dense float32 scores from ``score(users)``; all computation
 is vectorized matrix algebra. They work on the binarized matrix (implicit feedback) unless ``binary=False``.
+
+:class:`BiasedMF` is the rating-prediction reference instead: mean + user and item biases + a dot product of latent
+factors, fitted to the ratings by the book's training loop (full-batch Rprop, early stopping on validation RMSE);
+``factors=0`` is the regularised user + item bias baseline ("Biases").
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
+import torch
+from torch import nn
 
 from ..checks import check_int, check_number
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..neighbours import cosine_similarity, knn_scores, top_neighbours
 from .base import Recommender
+from .training import Rprop, fit_loop
 
-__all__ = ["Random", "Popularity", "ItemKNN", "UserKNN", "EASE"]
+if TYPE_CHECKING:  # the type only: models never import the metrics module
+    from ..metrics import Validation
+
+__all__ = ["Random", "Popularity", "ItemKNN", "UserKNN", "EASE", "BiasedMF"]
 
 
 def _binarize(X: sp.csr_array) -> sp.csr_array:
@@ -152,3 +162,114 @@ class EASE(_Baseline):
 
     def score(self, users: Any = None) -> np.ndarray:
         return np.asarray(self._inputs(users) @ self.weights_, dtype=np.float32)
+
+
+class _BiasedMFNet(nn.Module):
+    """r_hat(u, i) = mu + b_u + b_i + p_u . q_i with mu fixed (a buffer); P and Q absent when factors == 0."""
+
+    def __init__(self, n_users: int, n_items: int, factors: int, mu: float, init_std: float,
+                 generator: torch.Generator) -> None:
+        super().__init__()
+        self.register_buffer("mu", torch.tensor(mu, dtype=torch.float32))
+        self.user_bias = nn.Parameter(torch.zeros(n_users))
+        self.item_bias = nn.Parameter(torch.zeros(n_items))
+        self.user_factors = self.item_factors = None
+        if factors:
+            self.user_factors = nn.Parameter(torch.randn(n_users, factors, generator=generator) * init_std)
+            self.item_factors = nn.Parameter(torch.randn(n_items, factors, generator=generator) * init_std)
+
+    def at(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Predictions at the (users[j], items[j]) pairs only: rows of P and Q gathered, no users x items matrix."""
+        out = self.mu + self.user_bias[users] + self.item_bias[items]
+        if self.user_factors is not None:
+            out = out + (self.user_factors[users] * self.item_factors[items]).sum(1)
+        return out
+
+    def dense(self, users: torch.Tensor) -> torch.Tensor:
+        """Every item's prediction for the given user rows (len(users), n_items)."""
+        out = self.mu + self.user_bias[users, None] + self.item_bias[None, :]
+        if self.user_factors is not None:
+            out = out + self.user_factors[users] @ self.item_factors.T
+        return out
+
+    def penalty(self) -> torch.Tensor:
+        """||b_u||^2 + ||b_i||^2 + ||P||_F^2 + ||Q||_F^2 (without l2)."""
+        return sum((w.square().sum() for w in self.parameters()), torch.zeros(()))
+
+
+class BiasedMF(Recommender):
+    """Biased matrix factorisation, the rating-prediction reference AutoRec must beat: r_hat = mu + b_u + b_i +
+    p_u . q_i, mu the mean training rating (fixed), fitted by minimising the SUM of squared errors over the observed
+    training ratings + l2 (||P||^2 + ||Q||^2 + ||b_u||^2 + ||b_i||^2) with full-batch Rprop; ``factors=0`` is the
+    regularised user + item bias model ("Biases").
+
+    With ``valid`` (metric "rmse" on held-out ratings of the same users) the best epoch's weights are kept and
+    ``patience`` stops early. History columns: epoch, loss, train_rmse (stars, clipped to [1, 5]), weight, valid,
+    seconds. Deterministic for a given seed. Scores only its fitted users (no fold-in). Ratings in (0, 5].
+    """
+
+    fold_in = False
+    scale = 5.0  # the rating scale's top: training ratings lie in (0, 5], predictions are clipped to [1, 5]
+
+    def __init__(self, factors: int = 50, l2: float = 10.0, epochs: int = 500, patience: int | None = 10,
+                 lr: float = 0.01, init_std: float = 0.1, seed: int = 0) -> None:
+        self.factors = check_int("factors", factors, 0)
+        self.l2 = check_number("l2", l2, 0.0)
+        self.epochs = check_int("epochs", epochs, 1)
+        self.patience = None if patience is None else check_int("patience", patience, 1)
+        self.lr = check_number("lr", lr, 0.0, low_open=True)
+        self.init_std = check_number("init_std", init_std, 0.0)
+        self.seed = check_int("seed", seed, 0)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "BiasedMF" if self.factors else "Biases"
+
+    def fit(self, train: Any, *, valid: "Validation | None" = None, side: Any = None) -> "BiasedMF":
+        """Train on the ratings `train` (users x items, (0, 5]); `side` is ignored."""
+        R = self._set_train(train, nonneg=True, max_value=self.scale)
+        n_users, n_items = R.shape
+        users = torch.from_numpy(np.repeat(np.arange(n_users), np.diff(R.indptr)).astype(np.int64))
+        items = torch.from_numpy(R.indices.astype(np.int64))
+        target = torch.from_numpy(R.data.astype(np.float32))
+        generator = torch.Generator().manual_seed(self.seed)
+        net = self.network_ = _BiasedMFNet(n_users, n_items, self.factors, float(R.data.mean()), self.init_std,
+                                           generator)
+        opt = Rprop(net.parameters(), lr=self.lr)
+
+        def loss(batch: None, step: int):
+            predicted = net.at(users, items)
+            objective = ((predicted - target) ** 2).sum() + self.l2 * net.penalty()
+            with torch.no_grad():
+                sq = float(((predicted.clamp(1.0, self.scale) - target) ** 2).mean())
+            return objective, {"train_mse": sq}, float(len(target))
+
+        validate = None
+        if valid is not None:
+            if valid.metric != "rmse":
+                raise ConfigError(f"BiasedMF validates with metric 'rmse' (it predicts ratings), "
+                                  f"got valid.metric={valid.metric!r}")
+            if valid.fold_in is not None:
+                raise ConfigError("BiasedMF validates on held-out ratings of its training users (no fold-in rows)")
+            if valid.target.shape != R.shape:
+                raise DataError(f"valid.target has shape {valid.target.shape}, train has {R.shape}")
+            v_users, v_items = (torch.from_numpy(a.astype(np.int64)) for a in valid.pairs())
+            validate = lambda: valid.evaluate(net.at(v_users, v_items).numpy())  # noqa: E731
+
+        history = fit_loop(net, opt, batches=lambda epoch: [None], loss=loss, validate=validate,
+                           epochs=self.epochs, patience=self.patience, higher_is_better=False, seed=self.seed,
+                           desc=self.name)
+        history.insert(2, "train_rmse", np.sqrt(history.pop("train_mse")))
+        self.history_ = history
+        return self
+
+    @torch.no_grad()
+    def score(self, users: Any = None) -> np.ndarray:
+        """Dense predicted ratings (float32, len(users) x n_items), not clipped; users = None or fitted rows."""
+        _, idx = self._rows(users)
+        self.network_.eval()
+        return self.network_.dense(torch.from_numpy(idx.astype(np.int64))).numpy().astype(np.float32, copy=False)
+
+    def predict(self, users: Any = None) -> np.ndarray:
+        """Predicted ratings clipped to [1, 5] (what RMSE is computed on)."""
+        return np.clip(self.score(users), 1.0, self.scale)
