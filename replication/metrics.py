@@ -17,6 +17,7 @@ Everything is vectorised over users; there is no Python loop over users or items
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -364,6 +365,7 @@ def per_user_metrics(
     explainable: SparseLike | None = None,
     candidates: str = "unrated",
     normalized_recall: bool = False,
+    only: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Per-user top-N metrics for every k, one row per user with at least one test entry (index = user row).
 
@@ -371,13 +373,18 @@ def per_user_metrics(
     `"test_items"` ranks only the user's test items (lists then hold min(k, n_test) items). Relevant items are the
     test entries (those >= relevant_threshold when given). Columns "precision@k", "recall@k" (normalised by
     min(k, n_rel) with `normalized_recall`, Liang et al.), "ndcg@k", "map@k", "f1@k" (nan for users without a
-    relevant item) and, with `explainable`, "mep@k". The one ranking evaluation of the book: every chapter's
-    top-N numbers come from here or from :func:`evaluate_topn`, its mean.
+    relevant item) and, with `explainable`, "mep@k"; `only` (e.g. ["map"]) computes just those metrics (the
+    lists are the same). The one ranking evaluation of the book: every chapter's top-N numbers come from here or
+    from :func:`evaluate_topn`, its mean.
     """
     scores = np.asarray(scores)
     if scores.ndim != 2:
         raise DataError(f"scores must be 2-D (n_users, n_items), got shape {scores.shape}")
     check_choice("candidates", candidates, CANDIDATES)
+    families = {"precision": precision_at_k, "recall": partial(recall_at_k, normalized=normalized_recall),
+                "ndcg": ndcg_at_k, "map": map_at_k, "f1": f1_at_k}
+    for name in only or ():
+        check_choice("metric", name, tuple(families) + ("mep",))
     ks = [int(k) for k in ks]
     if not ks or min(ks) < 1:
         raise DataError(f"ks must be a non-empty list of integers >= 1, got {ks} (scores shape {scores.shape})")
@@ -401,12 +408,10 @@ def per_user_metrics(
     out: dict[str, np.ndarray] = {}
     for k in ks:
         tk = ranked[:, :k]
-        out[f"precision@{k}"] = precision_at_k(tk, relevant)
-        out[f"recall@{k}"] = recall_at_k(tk, relevant, normalized=normalized_recall)
-        out[f"ndcg@{k}"] = ndcg_at_k(tk, relevant)
-        out[f"map@{k}"] = map_at_k(tk, relevant)
-        out[f"f1@{k}"] = f1_at_k(tk, relevant)
-        if expl is not None:
+        for name, metric in families.items():
+            if only is None or name in only:
+                out[f"{name}@{k}"] = metric(tk, relevant)
+        if expl is not None and (only is None or "mep" in only):
             out[f"mep@{k}"] = _mep(tk, expl)
     frame = pd.DataFrame(out, index=pd.Index(users, name="user"))
     frame.attrs["ranked"] = ranked

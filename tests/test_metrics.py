@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -468,3 +469,13 @@ def test_break_ties_orders_only_exact_ties_at_random() -> None:
         np.testing.assert_array_equal(broken, M.break_ties(scores, seed))
     assert len(orders) > 1  # the tied items 0, 2, 3 do not always come in index order
     np.testing.assert_array_equal(M.top_k(M.break_ties(scores, 0), 1), [[1]])
+
+
+def test_per_user_metrics_only_a_subset_gives_the_same_columns() -> None:
+    full = M.per_user_metrics(SCORES, TRAIN, TEST, ks=(2, 3), explainable=TRAIN)
+    some = M.per_user_metrics(SCORES, TRAIN, TEST, ks=(2, 3), explainable=TRAIN, only=["map", "mep"])
+    assert list(some.columns) == ["map@2", "mep@2", "map@3", "mep@3"]
+    pd.testing.assert_frame_equal(some, full[some.columns])
+    np.testing.assert_array_equal(some.attrs["ranked"], full.attrs["ranked"])
+    with pytest.raises(ConfigError, match="metric"):
+        M.per_user_metrics(SCORES, TRAIN, TEST, ks=(2,), only=["auc"])

@@ -98,7 +98,8 @@ def fit_and_evaluate(seed: int, model: str, hidden: int, l2: float, n_neighbors:
     for name in EVALUATIONS:  # rank once per evaluation; MAP does not depend on E, MEP is read off the same lists
         ranking, candidates, threshold = _evaluation(name, relevant_threshold, strict_threshold)
         per_user = metrics.per_user_metrics(ranked_scores[ranking], known, split.test,
-                                            ks=ns, relevant_threshold=threshold, candidates=candidates)
+                                            ks=ns, relevant_threshold=threshold, candidates=candidates,
+                                            only=["map"])
         lists[name] = per_user
         for (nb, th), expl in explainable.items():
             # the strict relevance changes no list, only which listed items count as hits: the same MEP as main
@@ -636,8 +637,9 @@ def numbers(result: Result) -> dict:
     p, n = result.params, result.params["n_fixed"]
     out = {"n_seeds": len(p["seeds"]), "n_sweep_seeds": len(p["sweep_seeds"]), "hidden": p["hidden"],
            "n_neighbors": p["n_neighbors"], "epochs": p["epochs"], "patience": p["patience"], "n_fixed": n,
-           "lr": p["lr"], "fixed_epochs": p["fixed_epochs"],
-           "l2_grid": ", ".join(f"{v:g}" for v in p["l2_grid"])}
+           "lr": p["lr"], "fixed_epochs": p["fixed_epochs"], "curve_epochs": p["curve_epochs"],
+           "l2_grid": ", ".join(f"{v:g}" for v in p["l2_grid"]),
+           "reference_l2_grid": ", ".join(f"{v:g}" for v in p["reference_l2_grid"])}
     runs = per_run(result)
     out["n_runs"] = len(runs)
     out["n_stopped_early"] = int((runs["best_epoch"] < runs["epochs_trained"]).sum())
