@@ -220,9 +220,10 @@ def run(seeds=(0, 1, 2, 3, 4), sweep_seeds=(0, 1, 2), hidden: int = 300, n_neigh
         n_jobs: int = 2) -> Result:
     """Phase 1: every lambda for AutoRec, E-AutoRec and E-AutoRec with Eq. 4 as a sum at the paper's defaults;
     lambda chosen per seed and model on the validation RMSE (the same grid, so the same search budget, for all).
-    Phase 2 (with that lambda, on `sweep_seeds`): the hidden-size, neighbourhood and threshold sweeps of Figures 5
-    and 6, the fixed-budget runs (`fixed_epochs`, lambda chosen by the validation RMSE at that epoch) and Figure 3's
-    runs past the stop (`curve_epochs`, first seed). Then the controls."""
+    Phase 2 (with that lambda): the fixed-budget runs (`fixed_epochs`, lambda chosen by the validation RMSE at that
+    epoch); on `sweep_seeds`, the hidden-size, neighbourhood and threshold sweeps of Figures 5 and 6 under the main
+    protocol, with Eq. 4 as a sum and with the fixed budget; Figure 3's runs past the stop (`curve_epochs`, first
+    seed). Then the controls."""
     setup()
     seeds, sweep_seeds = check_seeds(seeds), check_seeds(sweep_seeds)
     fixed_epochs = check_int("fixed_epochs", fixed_epochs, 1)
@@ -266,15 +267,19 @@ def run(seeds=(0, 1, 2, 3, 4), sweep_seeds=(0, 1, 2), hidden: int = 300, n_neigh
     sweeps = [{"hidden": k} for k in hidden_grid if k != hidden]
     sweeps_e = [{"n_neighbors": nb} for nb in neighbor_grid if nb != n_neighbors] + \
         [{"theta": th} for th in theta_grid if th != theta]
+    fixed = {"epochs": fixed_epochs, "patience": None}
     jobs = []
+    for seed in seeds:  # the fixed budget at the defaults (AutoRec's lists scored against every E, as above)
+        for model in MODELS:
+            jobs += _jobs([seed], [model], [{}], {**base, "l2": l2_of[seed, model, "fixed"], **fixed}, mep_settings,
+                          budget="fixed")
+    # the sweeps under the main protocol and under the two alternatives that retrain: Eq. 4 as a sum, fixed budget
     for seed in sweep_seeds:
-        for model in MODELS:
-            sweep_base = {**base, "l2": l2_of[seed, model, "early"]}
-            jobs += _jobs([seed], [model], sweeps + (sweeps_e if model == "E-AutoRec" else []), sweep_base)
-    for seed in seeds:
-        for model in MODELS:
-            fixed = {**base, "l2": l2_of[seed, model, "fixed"], "epochs": fixed_epochs, "patience": None}
-            jobs += _jobs([seed], [model], [{}], fixed, budget="fixed")
+        for model, budget in (("AutoRec", "early"), ("E-AutoRec", "early"), (SUM, "early"), ("AutoRec", "fixed"),
+                              ("E-AutoRec", "fixed")):
+            sweep_base = {**base, "l2": l2_of[seed, model, budget]} | (fixed if budget == "fixed" else {})
+            jobs += _jobs([seed], [model], sweeps + (sweeps_e if model != "AutoRec" else []), sweep_base,
+                          budget=budget)
     curve_jobs = [runner.Job(curve_job, dict(seed=seeds[0], model=m, hidden=hidden, l2=l2_of[seeds[0], m, "early"],
                                              n_neighbors=n_neighbors, theta=theta, epochs=curve_epochs,
                                              optimizer=optimizer, lr=lr), {"seed": seeds[0], "model": m},
@@ -409,16 +414,16 @@ def figure5(result: Result) -> plt.Figure:
 
 
 def _sweep_values(result: Result, model: str, metric: str, column: str, x: float,
-                  evaluation: str = "main") -> np.ndarray:
+                  evaluation: str = "main", budget: str = "early") -> np.ndarray:
     """A Figure 6 point on the sweep seeds. AutoRec is not retrained on another E: its runs at the defaults are
     scored against that E."""
     p = result.params
     if model == "AutoRec":
         mep = {"mep_neighbors": x if column == "n_neighbors" else p["n_neighbors"],
                "mep_theta": x if column == "theta" else p["theta"]}
-        f = select(result, metric, n=p["n_fixed"], evaluation=evaluation, model="AutoRec", **mep)
+        f = select(result, metric, n=p["n_fixed"], evaluation=evaluation, budget=budget, model="AutoRec", **mep)
     else:
-        f = select(result, metric, n=p["n_fixed"], evaluation=evaluation, model=model, **{column: x})
+        f = select(result, metric, n=p["n_fixed"], evaluation=evaluation, budget=budget, model=model, **{column: x})
     f = f[f["seed"].isin(p["sweep_seeds"])]
     return f.sort_values("seed")["value"].to_numpy()
 
@@ -515,21 +520,22 @@ def _every(result: Result, metric: str, column: str | None, xs, evaluation: str 
         if column is None:
             a, b = paired_values(result, metric, e_model, n=x, evaluation=evaluation, budget=budget)
         elif column in ("n_neighbors", "theta"):
-            a = _sweep_values(result, "E-AutoRec", metric, column, x, evaluation)
-            b = _sweep_values(result, "AutoRec", metric, column, x, evaluation)
+            a = _sweep_values(result, e_model, metric, column, x, evaluation, budget)
+            b = _sweep_values(result, "AutoRec", metric, column, x, evaluation, budget)
         else:
-            f = select(result, metric, n=p["n_fixed"], evaluation=evaluation, **{column: x})
+            f = select(result, metric, n=p["n_fixed"], evaluation=evaluation, budget=budget, **{column: x})
             f = f[f["seed"].isin(p["sweep_seeds"])]
-            a, b = C.pair(f, {"model": "E-AutoRec"}, {"model": "AutoRec"}, metric)
+            a, b = C.pair(f, {"model": e_model}, {"model": "AutoRec"}, metric)
         settings[f"{column or 'n'}={x}"] = (a, b)
     return C.every(settings, label=LABEL)
 
 
-def _headline(judge: Callable[..., C.Judgement], ranks: bool) -> tuple[C.Judgement, dict[str, C.Judgement]]:
-    """A headline claim's main judgement and its sensitivity list: Eq. 4 as a sum, the fixed budget and, for the
-    ranking claims, the evaluation alternatives."""
-    alternatives = {"Eq. 4 as a sum, W1 (r + e)": dict(e_model=SUM),
-                    "fixed budget of 40 epochs, lambda by the last epoch's validation RMSE": dict(budget="fixed")}
+def _headline(judge: Callable[..., C.Judgement], ranks: bool, reads_e: bool = True) -> tuple[C.Judgement,
+                                                                                           dict[str, C.Judgement]]:
+    """A claim's main judgement and its sensitivity list: Eq. 4 as a sum (when the claim involves E-AutoRec,
+    `reads_e`), the fixed budget and, for the ranking claims, the evaluation alternatives."""
+    alternatives = {"Eq. 4 as a sum, W1 (r + e)": dict(e_model=SUM)} if reads_e else {}
+    alternatives["fixed budget of 40 epochs, lambda by the last epoch's validation RMSE"] = dict(budget="fixed")
     if ranks:
         alternatives |= {name: dict(evaluation=e) for name, e in RANKING_ALTERNATIVES.items()}
     return judge(), {name: judge(**choice) for name, choice in alternatives.items()}
@@ -585,48 +591,46 @@ def claims(result: Result) -> list[C.Claim]:
         out.append(C.claim(f"{metric}_{'drops' if metric == 'map' else 'rises'}_for_long_lists", what, fig, main,
                            alt))
     for metric, fig in (("map", "Fig. 5a"), ("mep", "Fig. 5b")):
-        main = _every(result, metric, "hidden", p["hidden_grid"])
-        alt = {name: _every(result, metric, "hidden", p["hidden_grid"], evaluation=e)
-               for name, e in RANKING_ALTERNATIVES.items()}
+        main, alt = _headline(lambda **c: _every(result, metric, "hidden", p["hidden_grid"], **c), ranks=True)
         out.append(C.claim(f"{metric}_every_k", f"E-AutoRec has higher {metric.upper()} for every number of hidden "
                            "units", fig, main, alt))
     for metric, column, fig in (("map", "n_neighbors", "Fig. 6a"), ("mep", "n_neighbors", "Fig. 6b"),
                                 ("mep", "theta", "Fig. 6c")):
         grid = p["neighbor_grid"] if column == "n_neighbors" else p["theta_grid"]
         what = "neighbourhood size" if column == "n_neighbors" else "explainability threshold"
-        alt = {name: _every(result, metric, column, grid, evaluation=e) for name, e in RANKING_ALTERNATIVES.items()}
+        main, alt = _headline(lambda **c: _every(result, metric, column, grid, **c), ranks=True)
         out.append(C.claim(f"{metric}_every_{column}", f"E-AutoRec has higher {metric.upper()} for every {what}",
-                           fig, _every(result, metric, column, grid), alt))
+                           fig, main, alt))
     small, large = min(p["neighbor_grid"]), max(p["neighbor_grid"])
     diff = f"|N_u|={large} - |N_u|={small}"
 
-    def sweep_pair(model: str, metric: str, evaluation: str = "main"):
-        return tuple(_sweep_values(result, model, metric, "n_neighbors", x, evaluation) for x in (large, small))
+    def sweep_pair(metric: str, e_model: str = "E-AutoRec", evaluation: str = "main", budget: str = "early"):
+        return tuple(_sweep_values(result, e_model, metric, "n_neighbors", x, evaluation, budget)
+                     for x in (large, small))
 
+    main, alt = _headline(lambda **c: C.paired(*sweep_pair("mep", **c), label=diff), ranks=True)
     out.append(C.claim("neighbours_raise_mep", f"More neighbours raise E-AutoRec's MEP@{n} (|N_u| {large} vs {small})",
-                       "Fig. 6b", C.paired(*sweep_pair("E-AutoRec", "mep"), label=diff),
-                       {"AutoRec scored against the same E": C.paired(*sweep_pair("AutoRec", "mep"), label=diff)} |
-                       {name: C.paired(*sweep_pair("E-AutoRec", "mep", e), label=diff)
-                        for name, e in RANKING_ALTERNATIVES.items()}))
-    m_large, m_small = sweep_pair("E-AutoRec", "map")
-    margin = 0.1 * float(np.mean(m_small))
+                       "Fig. 6b", main, {"AutoRec scored against the same E": C.paired(
+                           *sweep_pair("mep", "AutoRec"), label=diff)} | alt))
+
+    def barely_lower(margin_share: float = 0.1, **choice: Any) -> C.Judgement:
+        m_large, m_small = sweep_pair("map", **choice)
+        return C.noninferior(m_large, m_small, margin=margin_share * float(np.mean(m_small)), label=diff)
+
+    main, alt = _headline(barely_lower, ranks=True)
     out.append(C.claim("neighbours_barely_lower_map", f"More neighbours lower E-AutoRec's MAP@{n} only slightly "
                        f"(|N_u| {small} -> {large}; non-inferiority with a margin of 10% of its MAP at {small})",
-                       "Fig. 6a", C.noninferior(m_large, m_small, margin=margin, label=diff),
-                       {"margin 5%": C.noninferior(m_large, m_small, margin=margin / 2, label=diff)} |
-                       {name: C.noninferior(*sweep_pair("E-AutoRec", "map", e),
-                                            margin=0.1 * float(np.mean(sweep_pair("E-AutoRec", "map", e)[1])),
-                                            label=diff) for name, e in RANKING_ALTERNATIVES.items()}))
+                       "Fig. 6a", main, {"margin 5%": barely_lower(0.05)} | alt))
     lo, hi = min(p["theta_grid"]), max(p["theta_grid"])
     mid_theta = sorted(p["theta_grid"])[len(p["theta_grid"]) // 2]
     for model in MODELS:
-        def falls(evaluation: str = "main", top: float = hi):
-            return C.paired(*(_sweep_values(result, model, "mep", "theta", t, evaluation) for t in (lo, top)),
-                            label=f"θ={lo:g} - θ={top:g}")
+        def falls(top: float = hi, e_model: str = model, evaluation: str = "main", budget: str = "early"):
+            return C.paired(*(_sweep_values(result, e_model, "mep", "theta", t, evaluation, budget)
+                              for t in (lo, top)), label=f"θ={lo:g} - θ={top:g}")
+        main, alt = _headline(falls, ranks=True, reads_e=model != "AutoRec")
         out.append(C.claim(f"mep_falls_with_theta_{model.replace('-', '').lower()}",
                            f"{model}'s MEP@{n} falls as the threshold rises (θ {lo:g} -> {hi:g})", "Fig. 6c",
-                           falls(), {f"θ {lo:g} -> {mid_theta:g}": falls(top=mid_theta)} |
-                           {name: falls(e) for name, e in RANKING_ALTERNATIVES.items()}))
+                           main, {f"θ {lo:g} -> {mid_theta:g}": falls(mid_theta)} | alt))
     return out
 
 
