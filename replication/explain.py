@@ -59,14 +59,16 @@ def neighbour_mixing(train, n_neighbors: int = 50) -> sp.csr_array:
 
 
 def explainability_input(train, n_neighbors: int = 50, theta: float = 0.0):
-    """E as E-AutoRec's extra input. With theta = 0 nothing is thresholded away (Exp >= 0), so E = M @ R exactly and
-    it is given in that factored form (:class:`replication.models.autorec.MixedRatings`: the encoder runs two
-    sparse products instead of multiplying a dense users x items block, which also keeps E small on large data);
-    with theta > 0, the thresholded sparse E of :func:`explainability_matrix`."""
+    """E as E-AutoRec's extra input, always as a product of two sparse matrices
+    (:class:`replication.models.autorec.MixedRatings`: the encoder runs two sparse products instead of multiplying
+    a dense users x items block, which also keeps E small on large data). With theta = 0 nothing is thresholded away
+    (Exp >= 0), so E = M @ R exactly; with theta > 0, the thresholded sparse E of :func:`explainability_matrix`
+    behind an identity mixing (I @ E)."""
     from .models.autorec import MixedRatings
 
     if check_number("theta", theta, 0.0) > 0:
-        return explainability_matrix(train, n_neighbors, theta)
+        E = explainability_matrix(train, n_neighbors, theta)
+        return MixedRatings(sp.identity(E.shape[0], format="csr"), E)
     return MixedRatings(neighbour_mixing(train, n_neighbors), _ratings(train))
 
 

@@ -32,7 +32,7 @@ def test_scores_by_hand() -> None:
 
 def test_mixing_by_hand_and_the_input_form_of_E() -> None:
     """M has 1/|N_u| at u's neighbours (toy: 1/2 at N_a = {b, c}, ...) and M @ R = Exp; E-AutoRec's input is that
-    product (MixedRatings) when theta = 0, and the thresholded sparse E otherwise."""
+    product (MixedRatings) when theta = 0, and I @ E (the thresholded sparse E) otherwise."""
     from replication.models.autorec import MixedRatings
 
     R = sp.csr_array(TOY)
@@ -46,8 +46,11 @@ def test_mixing_by_hand_and_the_input_form_of_E() -> None:
     assert isinstance(given, MixedRatings)
     np.testing.assert_allclose((given.mixing @ given.ratings).toarray(),
                                explain.explainability_matrix(R, 2).toarray(), rtol=1e-6)
-    thresholded = explain.explainability_input(R, 2, theta=1.5)
-    np.testing.assert_array_equal(thresholded.toarray(), explain.explainability_matrix(R, 2, 1.5).toarray())
+    thresholded = explain.explainability_input(R, 2, theta=1.5)  # I @ E, the thresholded E behind an identity
+    assert isinstance(thresholded, MixedRatings)
+    np.testing.assert_array_equal(thresholded.mixing.toarray(), np.eye(4))
+    np.testing.assert_array_equal((thresholded.mixing @ thresholded.ratings).toarray(),
+                                  explain.explainability_matrix(R, 2, 1.5).toarray())
 
 
 def test_neighbour_evidence_by_hand() -> None:

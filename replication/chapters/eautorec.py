@@ -277,7 +277,9 @@ def run(seeds=(0, 1, 2, 3, 4), sweep_seeds=(0, 1, 2), hidden: int = 300, n_neigh
     for seed in sweep_seeds:
         for model, budget in (("AutoRec", "early"), ("E-AutoRec", "early"), (SUM, "early"), ("AutoRec", "fixed"),
                               ("E-AutoRec", "fixed")):
-            sweep_base = {**base, "l2": l2_of[seed, model, budget]} | (fixed if budget == "fixed" else {})
+            # Figures 5 and 6 and their claims read the lists at n_fixed only
+            sweep_base = {**base, "l2": l2_of[seed, model, budget], "ns": [n_fixed]} | \
+                (fixed if budget == "fixed" else {})
             jobs += _jobs([seed], [model], sweeps + (sweeps_e if model != "AutoRec" else []), sweep_base,
                           budget=budget)
     curve_jobs = [runner.Job(curve_job, dict(seed=seeds[0], model=m, hidden=hidden, l2=l2_of[seeds[0], m, "early"],
