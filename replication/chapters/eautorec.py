@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .. import explain, metrics, models, plots, results
-from ..checks import check_int, check_seeds
+from ..checks import check_choice, check_int, check_seeds
 from ..experiments import claims as C
 from ..experiments import runner
 from ..experiments.protocols import holdout, load_data
@@ -490,12 +490,18 @@ def example_user(result: Result) -> int:
     return check_int("example_user", user, 0, len(counts) - 1)
 
 
-def explanation_table(result: Result, n: int = 5) -> pd.DataFrame:
-    """E-AutoRec's top-n for the example user (first seed) with the neighbourhood evidence behind each film."""
+def explanation_table(result: Result, n: int = 5, ranker: str = "E-AutoRec") -> pd.DataFrame:
+    """The top-n of `ranker` ("E-AutoRec", or "Exp score": the films ranked by Exp(u, i) itself) for the example
+    user (first seed), with the neighbourhood evidence behind each film."""
     seed = result.params["seeds"][0]
     split = holdout(seed, "random", 0.1)
     user = example_user(result)
-    items = result.tops[seed][user][:n]
+    if ranker == "E-AutoRec":
+        items = result.tops[seed][user][:n]
+    else:
+        check_choice("ranker", ranker, ("E-AutoRec", "Exp score"))
+        exp = explain.explanation_scores(split.fit_train, result.params["n_neighbors"])[[user]]
+        items = metrics.top_k(metrics.break_ties(exp, seed), n, exclude=(split.fit_train + split.valid)[[user]])[0]
     items = items[items >= 0]
     table = explain.neighbour_evidence(split.fit_train, user, items, result.params["n_neighbors"])
     data = load_data()
