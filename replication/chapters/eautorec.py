@@ -561,6 +561,13 @@ def _shape(result: Result, metric: str, short: int, long: int, e_model: str = "E
                    f"{metric.upper()}@{long} - @{short}")
 
 
+def _shape_ns(ns: list[int]) -> tuple[int, int, int]:
+    """The list lengths of the Figure 4 shape claims: the paper's n = 20 (else the middle one), the longest, and
+    the next one after 20 (an alternative to the longest)."""
+    short = 20 if 20 in ns else ns[len(ns) // 2]
+    return short, max(ns), min([n for n in ns if n > short] or [max(ns)])
+
+
 def claims(result: Result) -> list[C.Claim]:
     p = result.params
     n = p["n_fixed"]
@@ -587,8 +594,7 @@ def claims(result: Result) -> list[C.Claim]:
         main, alt = _headline(lambda **c: _every(result, metric, None, p["ns"], **c), ranks=True)
         out.append(C.claim(f"{metric}_every_n", f"E-AutoRec has higher {metric.upper()}@n than AutoRec for every "
                            "list length n", fig, main, alt))
-    short = 20 if 20 in p["ns"] else p["ns"][len(p["ns"]) // 2]
-    long, mid = max(p["ns"]), min([n_ for n_ in p["ns"] if n_ > short] or [max(p["ns"])])
+    short, long, mid = _shape_ns(p["ns"])
     for metric, fig, what in (("map", "Fig. 4a", f"MAP@n drops beyond n = {short} (MAP@{short} > MAP@{long}), "
                                                  "for both models"),
                               ("mep", "Fig. 4b", f"MEP@n improves beyond n = {short} (MEP@{long} > MEP@{short}), "
@@ -652,6 +658,7 @@ def numbers(result: Result) -> dict:
            "lr": p["lr"], "fixed_epochs": p["fixed_epochs"], "curve_epochs": p["curve_epochs"],
            "l2_grid": ", ".join(f"{v:g}" for v in p["l2_grid"]),
            "reference_l2_grid": ", ".join(f"{v:g}" for v in p["reference_l2_grid"])}
+    out["shape_short"], out["shape_long"], _ = _shape_ns(p["ns"])
     runs = per_run(result)
     out["n_runs"] = len(runs)
     out["n_stopped_early"] = int((runs["best_epoch"] < runs["epochs_trained"]).sum())
