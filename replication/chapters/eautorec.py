@@ -68,6 +68,15 @@ def _explainable(seed: int, n_neighbors: int, theta: float):
     return explain.explainable_mask(explain.explainability_matrix(split.fit_train, n_neighbors, theta))
 
 
+def _fit(split, model: str, n_neighbors: int, theta: float, valid: "metrics.Validation | None",
+         **settings: Any) -> AutoRec:
+    """AutoRec, E-AutoRec or E-AutoRec with Eq. 4 as a sum (`model`), fitted on the split's training ratings (E
+    from them only)."""
+    net = AutoRec(combine="sum" if model == SUM else "concat", **settings)
+    side = None if model == "AutoRec" else explain.explainability_input(split.fit_train, n_neighbors, theta)
+    return net.fit(split.fit_train, valid=valid, side=side)
+
+
 def fit_and_evaluate(seed: int, model: str, hidden: int, l2: float, n_neighbors: int, theta: float,
                      ns: list[int], epochs: int, patience: int | None, optimizer: str, lr: float,
                      relevant_threshold: float, strict_threshold: float, mep_settings: list[list[float]],
@@ -77,10 +86,8 @@ def fit_and_evaluate(seed: int, model: str, hidden: int, l2: float, n_neighbors:
     a fixed budget of `epochs` (the last epoch's weights). `keep`: return the history and the top-n lists."""
     split = holdout(seed, "random", 0.1)
     valid = metrics.Validation(split.valid, metric="rmse")
-    net = AutoRec(hidden=hidden, l2=l2, epochs=epochs, patience=patience, optimizer=optimizer, lr=lr, seed=seed,
-                  combine="sum" if model == SUM else "concat")
-    side = None if model == "AutoRec" else explain.explainability_input(split.fit_train, n_neighbors, theta)
-    net.fit(split.fit_train, valid=valid if patience is not None else None, side=side)
+    net = _fit(split, model, n_neighbors, theta, valid if patience is not None else None, hidden=hidden, l2=l2,
+               epochs=epochs, patience=patience, optimizer=optimizer, lr=lr, seed=seed)
     raw = net.score()
     known = split.fit_train + split.valid
     history = net.history_
@@ -123,9 +130,8 @@ def curve_job(seed: int, model: str, hidden: int, l2: float, n_neighbors: int, t
     """Figure 3's curves: one training run on past its early stop (no patience, `epochs` epochs), validated each
     epoch, so that the figure shows where the validation RMSE turns up while the training RMSE keeps falling."""
     split = holdout(seed, "random", 0.1)
-    net = AutoRec(hidden=hidden, l2=l2, epochs=epochs, optimizer=optimizer, lr=lr, seed=seed)
-    side = None if model == "AutoRec" else explain.explainability_input(split.fit_train, n_neighbors, theta)
-    net.fit(split.fit_train, valid=metrics.Validation(split.valid, metric="rmse"), side=side)
+    net = _fit(split, model, n_neighbors, theta, metrics.Validation(split.valid, metric="rmse"), hidden=hidden,
+               l2=l2, epochs=epochs, optimizer=optimizer, lr=lr, seed=seed)
     return runner.JobOutput([{"metric": "curve_best_epoch", "value": net.history_.attrs["best_epoch"]}],
                             net.history_[["epoch", "valid", "train_rmse"]])
 
@@ -152,7 +158,8 @@ def context_job(seed: int, n_neighbors: int, theta: float, ns: list[int], releva
                for name in ("Random", "Pop", "ItemKNN", "UserKNN", "EASE")}
     scorers["Exp score"] = E.toarray()
     records = []
-    for name, scores in scorers.items():
+    for name, scores in scorers.items():  # popularity and Exp tie often: ties in a seeded random order, as above
+        scores = metrics.break_ties(scores, seed)
         for candidates in metrics.CANDIDATES:
             values = metrics.evaluate_topn(scores, known, split.test, ks=ns, relevant_threshold=relevant_threshold,
                                            explainable=expl, candidates=candidates)
