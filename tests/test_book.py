@@ -7,20 +7,24 @@ regression check)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+from html import unescape
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from replication import book, regression, results
 
 pytestmark = pytest.mark.slow
 CHECKER = Path(__file__).resolve().parent / "browser_check.html"
+EXPLORER_CHECKER = Path(__file__).resolve().parent / "explorer_check.html"
 NOTEBOOKS = [p.stem for p in book.toc_notebooks()]
 QUICK = os.environ.get("REPLICATION_TEST_QUICK") == "1"
 
@@ -101,16 +105,18 @@ def test_book_builds_every_page(html):
     assert (html / "index.html").exists()
 
 
-def browser_view(page: Path) -> dict:
-    """Open `page` in headless Chromium through tests/browser_check.html and return what it saw."""
+def browser_view(page: Path, checker: Path = CHECKER) -> dict:
+    """Open `page` in headless Chromium, with the network disabled (every host name fails to resolve, every proxied
+    request goes nowhere), through `checker` (an HTML page that reports what it saw) and return the report."""
     cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
            "--allow-file-access-from-files", "--virtual-time-budget=15000",
-           f"--user-data-dir={tempfile.mkdtemp()}", "--dump-dom", f"{CHECKER.as_uri()}#{page.resolve().as_uri()}"]
+           f"--user-data-dir={tempfile.mkdtemp()}", "--dump-dom", f"{checker.as_uri()}#{page.resolve().as_uri()}"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=180).stdout
     found = re.search(r'<pre id="result">(.*?)</pre>', out, re.S)
     assert found and found.group(1) != "pending", f"browser gave no report for {page}"
-    return json.loads(found.group(1))
+    return json.loads(unescape(found.group(1)))  # --dump-dom writes the report's "&", "<" as entities
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -120,6 +126,7 @@ def test_reader_sees_figures_math_and_no_errors(html, name):
     assert view["broken"] == [], f"{name}: images that do not load: {view['broken']}"
     assert view["tracebacks"] == 0, f"{name}: the page shows an error or traceback"
     assert view["math_raw"] == 0, f"{name}: math left as raw LaTeX"
+    assert view["external"] == [], f"{name}: the page requests resources from the network: {view['external']}"
     if view["math_elements"]:
         assert view["mathjax_loaded"] and view["math_typeset"] > 0, f"{name}: MathJax did not typeset the math"
     source = book.ROOT / f"{name}.md"
@@ -131,3 +138,55 @@ def test_reader_sees_figures_math_and_no_errors(html, name):
 def test_math_is_typeset_offline(html):
     view = browser_view(html / "book" / "intro.html")
     assert view["math_elements"] > 0 and view["math_typeset"] >= view["math_elements"]
+
+
+def embedded_explorer(page: Path) -> dict:
+    """The data the explorer of `page` was built with, read from the HTML file (not from the browser)."""
+    found = re.search(r'<script type="application/json" class="aex-data">(.*?)</script>', page.read_text(), re.S)
+    assert found, f"{page.name}: no pipeline explorer"
+    return json.loads(found.group(1))  # JSON reads the "<\/" the page escapes "</" with
+
+
+def decoded(stage: dict) -> np.ndarray:
+    if "values" in stage:
+        return np.array(stage["values"])
+    codes = np.frombuffer(base64.b64decode(stage["bytes"]), dtype=np.uint8)
+    return stage["lo"] + codes / 255 * (stage["hi"] - stage["lo"])
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_reader_can_use_the_explorer_and_the_questions_offline(html):
+    """Pick every user and model of the teaching chapter's explorer, step through the stages, hover and click one,
+    open every check-your-understanding answer: what is shown matches the embedded top-10 lists and stages, changes
+    with the selection, and the page requests nothing from the network."""
+    page = html / "notebooks" / "autoencoders.html"
+    data = embedded_explorer(page)
+    view = browser_view(page, EXPLORER_CHECKER)
+    assert "error" not in view, view.get("error")
+    assert view["explorers"] == view["ready"] == 1, "the explorer did not start"
+    assert view["external"] == [], f"network requests: {view['external']}"
+    pairs = {(s["user"], s["model"]) for s in view["selections"]}
+    assert pairs == {(u, m) for u in range(len(data["users"])) for m in range(len(data["models"]))}
+    for shown in view["selections"]:
+        person, run = data["users"][shown["user"]], data["models"][shown["model"]]["runs"][shown["user"]]
+        assert shown["shown"] == run["top"] and len(run["top"]) == data["k"], shown
+        assert all(t.startswith(data["titles"][i]) for t, i in zip(shown["titles"], run["top"]))
+        assert not set(run["top"]) & set(person["rated"]), "a recommended film the user already rated"
+        assert shown["marked"] == [i for i in run["top"] if i in set(person["held_out"])]
+        assert shown["inputs"] == person["rated"][:data["k"]]
+    assert len({tuple(s["shown"]) for s in view["selections"]}) > 1, "the list never changes with the selection"
+    last = data["models"][view["stepped"]["model"]]
+    sizes = [layer["size"] for layer in last["layers"]]
+    assert [s["stage"] for s in view["steps"]] == list(range(len(sizes)))
+    assert [s["selected"] for s in view["steps"]] == list(range(len(sizes)))
+    stages = last["runs"][view["stepped"]["user"]]["stages"]
+    assert view["steps"][0]["bars"] == np.count_nonzero(decoded(stages[0])), "input: one bar per rated film"
+    assert [s["bars"] for s in view["steps"][1:]] == sizes[1:], "one bar per value of each later stage"
+    assert view["steps"][-1]["red"] == data["k"], "the output stage marks the top-k films"
+    assert all(layer["name"] in s["text"] for layer, s in zip(last["layers"], view["steps"]))
+    assert view["hover"] == {"during": 1, "after": len(sizes) - 1}, "hovering previews a stage, leaving restores"
+    assert view["click"] == {"shown": 1, "selected": 1, "bars": sizes[1]}
+    assert len(view["answers"]) >= 3, "the check-your-understanding block has too few questions"
+    for answer in view["answers"]:
+        assert not answer["before"] and answer["after"], f"an answer does not open on click: {answer['question']}"
+        assert re.search(r"\d\.\d", answer["answer"]) and "glue" not in answer["answer"], answer

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .. import explorer as pipeline
 from .. import metrics, models, plots, results, splits, teaching
 from ..checks import check_seeds
 from ..errors import ConfigError
@@ -220,6 +221,73 @@ def trip_figure(t: teaching.StepThrough) -> plt.Figure:
     return fig
 
 
+def explorer_models(result: Result) -> dict[str, Any]:
+    """The four first-seed models the explorer and the architecture figure show, by display name."""
+    p = result.params
+    return {"AutoRec, masked loss": result.autorec["masked"]["model"],
+            "AutoRec, full loss": result.autorec["full"]["model"],
+            f"Mult-DAE (dropout {p['dae_dropout']})": result.vae[f"Mult-DAE, dropout {p['dae_dropout']}"]["model"],
+            f"Mult-VAE (β = {p['beta_ref']})": result.vae[f"Mult-VAE, β = {p['beta_ref']}"]["model"]}
+
+
+def explorer_users(result: Result, n_users: int = 5) -> list[pipeline.ExplorerUser]:
+    """`n_users` test users of the first seed's strong-generalization split (never seen by Mult-DAE / Mult-VAE),
+    from the lightest to the heaviest by their number of training ratings in the first seed's AutoRec split."""
+    if not isinstance(n_users, (int, np.integer)) or n_users < 1:
+        raise ConfigError(f"explorer_users must be a positive integer, got {n_users!r}")
+    split = first_split(result)
+    test_users = next(iter(result.vae.values()))["split"].test_users
+    owner = np.repeat(np.arange(split.train.shape[0]), np.diff(split.train.indptr))
+    liked = np.bincount(owner[split.train.data >= 4.0], minlength=split.train.shape[0])
+    test_users = test_users[liked[test_users] > 0]  # Mult-DAE / Mult-VAE read the films rated 4+
+    counts = np.diff(split.train.indptr)[test_users]
+    order = test_users[np.argsort(counts, kind="stable")]
+    positions = np.unique(np.linspace(0, len(order) - 1, min(n_users, len(order))).round().astype(int))
+    out = []
+    for position in positions:
+        user = int(order[position])
+        x = split.train[[user]].toarray().ravel()
+        held = split.test[[user]]
+        share = position / max(len(order) - 1, 1)
+        where = {0.0: "the lightest", 1.0: "the heaviest"}.get(share, f"percentile {100 * share:.0f}")
+        label = f"user {user}: {np.count_nonzero(x)} training ratings ({where})"
+        out.append(pipeline.ExplorerUser(user, label, x, held.indices[held.data >= 4.0]))
+    return out
+
+
+def explorer(result: Result, n_users: int = 5) -> pipeline.Explorer:
+    """The interactive pipeline explorer: `n_users` held-out users through the four first-seed models."""
+    data = pipeline.explorer_data(explorer_models(result), explorer_users(result, n_users),
+                                  [load_data().title(i) for i in range(load_data().n_items)], k=K)
+    return pipeline.Explorer(data)
+
+
+def architecture_figure(result: Result) -> plt.Figure:
+    """Each architecture of the chapter with every stage drawn at a height proportional to log10 of its width."""
+    shown = list(explorer_models(result).items())
+    shown = [("AutoRec (masked or full loss)", shown[0][1])] + shown[2:]
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.6 * len(shown), 3.8))
+    top = max(np.log10(layer.size) for _, m in shown for layer in pipeline.layers(m))
+    for ax, (name, model) in zip(np.atleast_1d(axes), shown):
+        stages = pipeline.layers(model)
+        heights = [np.log10(layer.size) / top for layer in stages]
+        for i, (layer, h) in enumerate(zip(stages, heights)):
+            if i + 1 < len(stages):
+                h2 = heights[i + 1]
+                ax.fill([i + 0.15, i + 0.85, i + 0.85, i + 0.15], [-h / 2, -h2 / 2, h2 / 2, h / 2], color="0.9")
+            ax.add_patch(plt.Rectangle((i - 0.15, -h / 2), 0.3, h, color=plots.PALETTE[0]))
+            ax.text(i, -0.56, f"{layer.name}\n{layer.size:,}", ha="center", va="top", fontsize=9)
+        ax.set_xlim(-0.6, len(stages) - 0.4)
+        ax.set_ylim(-0.8, 0.55)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        ax.set_title(name)
+    fig.suptitle("The chapter's autoencoders to scale: each stage's height is proportional to log10 of its width")
+    fig.tight_layout()
+    return fig
+
+
 def item_mean_decomposition(result: Result) -> pd.Series:
     """How much of the full (unmasked) loss of a sensible predictor, each film's mean rating, falls on the zeros."""
     train = first_split(result).train
@@ -404,6 +472,7 @@ def numbers(result: Result) -> dict:
                             ("median unobserved prediction", "median"), ("share near zero", "near_zero")):
             out[f"{loss}_{key}"], out[f"{loss}_{key}_ci"] = float(row[metric]), float(row[f"{metric} ±"])
         out[f"{loss}_near_zero_pct"] = 100 * float(row["share near zero"])
+    out["better_ranker"] = "the unmasked model" if out["full_ndcg"] > out["masked_ndcg"] else "the masked model"
     dae, ae = f"Mult-DAE, dropout {p['dae_dropout']}", "AE, no noise"
     drop = "relative drop of ndcg@100"
     out |= {"dae_ndcg": float(vae_t.loc[dae, "ndcg@100"]), "dae_ndcg_ci": float(vae_t.loc[dae, "ndcg@100 ±"]),
