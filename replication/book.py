@@ -6,6 +6,7 @@ converted to .ipynb for papermill, executed, and its injected-parameters cell is
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from .errors import ConfigError
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
 EXECUTED = BUILD / "executed"
+RUNS = BUILD / "runs"  # `python -m replication run`: its own folder, never the book's staging area
 SMOKE_FILE = ROOT / "notebooks" / "smoke.yml"
 
 
@@ -103,6 +105,62 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any] | 
                                    progress_bar=False)
     hide_injected_parameters(output)
     return time.perf_counter() - start
+
+
+def parameter_names(notebook: Path) -> list[str]:
+    """The names a chapter's parameters cell assigns (what `-p NAME VALUE` may set)."""
+    cells = [c for c in read_notebook(notebook).cells if "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        return []
+    return [t.id for node in ast.parse(cells[0].source).body if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(t, ast.Name)]
+
+
+class RunFailed(RuntimeError):
+    """A chapter run by `python -m replication run` raised an error in one of its cells."""
+
+
+def run_chapter(name: str, parameters: dict[str, Any], output: Path | None = None) -> tuple[Path, float]:
+    """Execute one chapter of the book with `parameters` into its own folder (default `_build/runs/<name>.ipynb`,
+    results JSON beside it), never into the book's staging area; return the executed notebook and the wall time.
+
+    A chapter is a name the book lists or a path to a notebook; unknown names and parameters raise ConfigError
+    naming the allowed ones. A failing run leaves only `<name>.failed.ipynb` (for reading) and raises RunFailed."""
+    import papermill
+
+    known = {p.stem: p for p in toc_notebooks()}
+    notebook = Path(name) if Path(name).suffix else known.get(name)
+    if notebook is None or not notebook.exists():
+        raise ConfigError(f"unknown chapter {name!r}; allowed: {', '.join(known)} (or a notebook's path)")
+    notebook = notebook.resolve()
+    allowed = parameter_names(notebook)
+    unknown = sorted(set(parameters) - set(allowed))
+    if unknown:
+        raise ConfigError(f"unknown parameter {unknown[0]!r} for {notebook.stem}; allowed: {', '.join(allowed)}")
+    output = (Path(output) if output else RUNS / f"{notebook.stem}.ipynb").absolute()
+    if output.suffix != ".ipynb":
+        raise ConfigError(f"--output must be an .ipynb file, got {output}")
+    if output.resolve().is_relative_to(EXECUTED.resolve()):
+        raise ConfigError(f"--output {output} is inside the book's staging folder {EXECUTED}; choose another")
+    parameters = dict(parameters)
+    if "results_dir" in allowed:  # relative to where the command runs (the chapter itself runs in notebooks/)
+        parameters["results_dir"] = str(Path(parameters.get("results_dir") or output.parent).absolute())
+    failed = output.with_suffix(".failed.ipynb")
+    partial = output.with_suffix(".partial.ipynb")
+    failed.unlink(missing_ok=True)
+    try:
+        seconds = execute_notebook(notebook, partial, parameters)
+    except papermill.PapermillExecutionError as error:
+        if partial.exists():
+            partial.replace(failed)
+        first_line = (str(error.evalue).splitlines() or [""])[0]
+        raise RunFailed(f"{notebook.stem} failed in cell [{error.exec_count}]: {error.ename}: {first_line} "
+                        f"(executed notebook: {failed})") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(output)
+    return output, seconds
 
 
 def notebook_job(notebook: str, output: str, parameters: dict[str, Any]):

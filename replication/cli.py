@@ -1,4 +1,7 @@
-"""Command line: `python -m replication book | run | data | download` (see `--help`)."""
+"""Command line: `python -m replication book | run | reference | data | download` (see `--help`).
+
+Every user error (unknown chapter or parameter, a failing chapter, missing or damaged data, a bad archive) exits
+with status 2 and one line on stderr naming the problem and the allowed values; `--debug` shows the traceback."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import argparse
 import ast
 import sys
 from pathlib import Path
+
+from .errors import ConfigError, DataError, OneLineParser
 
 
 def parse_value(text: str):
@@ -16,34 +21,56 @@ def parse_value(text: str):
         return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python -m replication`."""
-    parser = argparse.ArgumentParser(prog="python -m replication",
-                                     description="Build and rerun the book on explainable autoencoders.")
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m replication",
+                           description="Build and rerun the book on explainable autoencoders.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
+    debug = OneLineParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback")
 
-    book = sub.add_parser("book", help="execute every notebook with papermill, then build the HTML book")
+    book = sub.add_parser("book", parents=[debug], help="execute every notebook with papermill, then build the book")
     book.add_argument("--quick", action="store_true", help="tiny parameters from notebooks/smoke.yml (minutes)")
     book.add_argument("--no-execute", action="store_true", help="render the already-executed notebooks only")
 
-    run = sub.add_parser("run", help="execute one notebook with parameters, e.g. run semauto -p epochs 50")
-    run.add_argument("notebook", help="notebook name (e.g. 'data') or path")
+    run = sub.add_parser("run", parents=[debug], help="execute one chapter with parameters into its own folder, "
+                                                     "e.g. run semauto -p epochs 50")
+    run.add_argument("notebook", help="chapter name (e.g. 'data') or a notebook's path")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
-    run.add_argument("--output", help="where to write the executed notebook (default _build/executed/notebooks/)")
+    run.add_argument("--output", help="the executed notebook (default _build/runs/<chapter>.ipynb; the results "
+                                      "JSON goes beside it unless -p results_dir is given)")
 
-    reference = sub.add_parser("reference", help="regenerate the regression reference values in tests/reference/ "
-                                                 "(executes the whole book at real settings first)")
+    reference = sub.add_parser("reference", parents=[debug], help="regenerate the regression reference values in "
+                                                                  "tests/reference/ (executes the whole book first)")
     reference.add_argument("--from", dest="source", help="copy from this results folder instead of executing")
     reference.add_argument("--smoke", action="store_true", help="the smoke reference values of the fast test suite "
                                                                  "(tests/reference/smoke/, chapters at smoke.yml)")
 
-    sub.add_parser("data", help="fetch and verify MovieLens-100K + knowledge graph into the data cache")
+    sub.add_parser("data", parents=[debug], help="fetch and verify MovieLens-100K + knowledge graph into the cache")
+    sub.add_parser("download", help="download and verify an official GroupLens archive: download NAME --dest DIR "
+                                    "(see `download --help`)")
+    return parser
 
-    download = sub.add_parser("download", help="download and verify an official GroupLens archive (ml-1m, ml-20m)")
-    download.add_argument("name")
-    download.add_argument("--dest", required=True)
 
-    args = parser.parse_args(argv)
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m replication`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["download"]:
+        from .grouplens import main_download
+
+        return main_download(argv[1:]) or 0
+    args = build_parser().parse_args(argv)
+    try:
+        return dispatch(args)
+    except (ConfigError, DataError, OSError, RuntimeError) as error:
+        if args.debug:
+            raise
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"error: {message} (--debug shows the traceback)", file=sys.stderr)
+        return 2
+
+
+def dispatch(args: argparse.Namespace) -> int:
     if args.command == "book":
         from . import book as book_module
 
@@ -53,13 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "run":
         from . import book as book_module
 
-        path = Path(args.notebook)
-        if not path.suffix:
-            path = book_module.ROOT / "notebooks" / f"{args.notebook}.md"
-        output = Path(args.output) if args.output else book_module.EXECUTED / "notebooks" / f"{path.stem}.ipynb"
         params = {name: parse_value(value) for name, value in args.parameter}
-        seconds = book_module.execute_notebook(path.resolve(), output, params)
-        print(f"executed {path.name} in {seconds:.1f} s -> {output}")
+        output, seconds = book_module.run_chapter(args.notebook, params, args.output)
+        print(f"executed {args.notebook} in {seconds:.1f} s -> {output}")
     elif args.command == "reference":
         from . import book as book_module
         from .regression import update_reference
@@ -85,10 +108,6 @@ def main(argv: list[str] | None = None) -> int:
         from .datasets import load
 
         print(load().summary())
-    elif args.command == "download":
-        from .grouplens import main_download
-
-        return main_download([args.name, "--dest", args.dest]) or 0
     return 0
 
 

@@ -28,6 +28,14 @@ WHEEL_SPEC = "recbole==1.2.1"
 WHEEL_SHA256 = "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407"
 MEMBER_DIR = "recbole/dataset_example/ml-100k/"
 FILES = ("ml-100k.inter", "ml-100k.item", "ml-100k.user", "ml-100k.kg", "ml-100k.link")
+# SHA-256 of each file as extracted from the verified wheel: checked at every load, so a damaged cache never loads.
+FILE_SHA256 = {
+    "ml-100k.inter": "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff",
+    "ml-100k.item": "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
+    "ml-100k.user": "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972",
+    "ml-100k.kg": "200a0636fa07c218119a42e5bac7aa3e26e3665a6f919c1b22909bd412b14779",
+    "ml-100k.link": "524dca2c3d62619688ab99b3ec53ea2acb9b64d38eafec3e02bdd0dc6bb7d948",
+}
 GENRES = (
     "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
     "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
@@ -103,14 +111,36 @@ def extract_wheel(wheel: Path, dest: Path, sha256: str = WHEEL_SHA256) -> Path:
     return target
 
 
-def ensure_files(cache: Path | None = None) -> Path:
-    """Return the folder holding the five ml-100k files, fetching and extracting them on first use."""
+def damaged_files(folder: Path, expected: dict[str, str] | None = None) -> list[str]:
+    """The files of `folder` that are missing or whose SHA-256 differs from the pinned one (FILE_SHA256)."""
+    expected = FILE_SHA256 if expected is None else expected
+    return [name for name, digest in expected.items()
+            if not (folder / name).is_file() or sha256_of(folder / name) != digest]
+
+
+def ensure_files(cache: Path | None = None, expected: dict[str, str] | None = None,
+                 wheel_sha256: str = WHEEL_SHA256) -> Path:
+    """Return the folder holding the five ml-100k files, each verified against its pinned SHA-256; missing or
+    damaged files are re-extracted from the verified wheel (fetched on first use), with a message."""
     cache = Path(cache) if cache is not None else default_cache()
     folder = cache / "ml-100k"
-    if all((folder / name).exists() for name in FILES):
+    bad = damaged_files(folder, expected)
+    if not bad:
         return folder
+    damaged = folder.exists()
     cache.mkdir(parents=True, exist_ok=True)
-    return extract_wheel(fetch_wheel(cache), cache)
+    try:
+        folder = extract_wheel(fetch_wheel(cache), cache, wheel_sha256)
+    except DataError as error:
+        raise DataError(f"{folder / bad[0]} is missing or damaged and could not be restored: {error}") from error
+    still = damaged_files(folder, expected)
+    if still:
+        raise ChecksumError(f"{folder / still[0]}: SHA-256 differs from the pinned value even as extracted from the "
+                            f"verified wheel; the pinned values in replication/datasets.py are wrong")
+    if damaged:
+        print(f"[data] {', '.join(str(folder / name) for name in bad)}: missing or damaged (SHA-256 differed from "
+              f"the pinned value); re-extracted from the verified wheel", file=sys.stderr)
+    return folder
 
 
 def read_atomic_table(path: Path, expected: tuple[str, ...]) -> pd.DataFrame:

@@ -1,5 +1,8 @@
 """Errors raised on bad input: each message names the file, row or value at fault and what was expected."""
 
+import argparse
+from typing import NoReturn
+
 
 class DataError(ValueError):
     """A data file is missing, malformed, or fails its checksum."""
@@ -11,3 +14,10 @@ class ChecksumError(DataError):
 
 class ConfigError(ValueError):
     """A parameter has a value outside the allowed set or range."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit status 2) naming the allowed values."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")

@@ -26,7 +26,6 @@ pinned after an out-of-band check.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import http.client
@@ -49,7 +48,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from replication.errors import ChecksumError, ConfigError, DataError
+from replication.errors import ChecksumError, ConfigError, DataError, OneLineParser
 
 __all__ = [
     "ARCHIVES",
@@ -681,7 +680,7 @@ def download(
 
 def main_download(argv: Sequence[str] | None = None) -> int:
     """CLI ``download NAME --dest DIR``: fetch and verify an archive, print where it went."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m replication download",
         description="Download, verify (MD5 and SHA-256) and unpack a MovieLens archive.",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from pathlib import Path
 
@@ -107,3 +108,69 @@ def test_cached_wheel_matches_the_pinned_checksum():
     if not wheel.exists():
         pytest.skip("data cache holds only the extracted files")
     assert datasets.sha256_of(wheel) == datasets.WHEEL_SHA256
+
+
+def damage(path: Path, how: str) -> None:
+    """Corrupt one byte of, truncate to half, or delete a data file."""
+    if how == "delete":
+        path.unlink()
+        return
+    raw = bytearray(path.read_bytes())
+    if how == "truncate":
+        path.write_bytes(bytes(raw[: len(raw) // 2]))
+    else:
+        raw[len(raw) // 2] ^= 0x01
+        path.write_bytes(bytes(raw))
+
+
+@pytest.fixture()
+def extracted(tmp_path):
+    """A cache folder with a (fake) verified wheel, extracted once; returns (cache, pinned file digests, wheel digest)."""
+    wheel = fake_wheel(tmp_path / datasets.WHEEL_NAME, TINY)
+    pinned = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in TINY.items()}
+    datasets.ensure_files(tmp_path, pinned, datasets.sha256_of(wheel))
+    return tmp_path, pinned, datasets.sha256_of(wheel)
+
+
+@pytest.mark.parametrize("how", ["corrupt", "truncate", "delete"])
+@pytest.mark.parametrize("name", datasets.FILES)
+def test_a_damaged_data_file_is_re_extracted_with_a_message(extracted, capsys, name, how):
+    cache, pinned, wheel_digest = extracted
+    capsys.readouterr()
+    damage(cache / "ml-100k" / name, how)
+    assert datasets.damaged_files(cache / "ml-100k", pinned) == [name]
+    folder = datasets.ensure_files(cache, pinned, wheel_digest)
+    assert (folder / name).read_text() == TINY[name]
+    message = capsys.readouterr().err
+    assert name in message and "re-extracted from the verified wheel" in message
+
+
+def test_an_intact_cache_loads_without_a_message(extracted, capsys):
+    cache, pinned, wheel_digest = extracted
+    capsys.readouterr()
+    datasets.ensure_files(cache, pinned, wheel_digest)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("name", datasets.FILES)
+def test_a_damaged_data_file_that_cannot_be_restored_is_named(extracted, monkeypatch, name):
+    cache, pinned, wheel_digest = extracted
+    (cache / datasets.WHEEL_NAME).unlink()
+    monkeypatch.setattr(datasets, "fetch_wheel", lambda dest: (_ for _ in ()).throw(DataError("offline")))
+    damage(cache / "ml-100k" / name, "truncate")
+    with pytest.raises(DataError, match=rf"{name} is missing or damaged and could not be restored: offline"):
+        datasets.ensure_files(cache, pinned, wheel_digest)
+
+
+def test_a_damaged_wheel_is_named_too(extracted):
+    cache, pinned, wheel_digest = extracted
+    damage(cache / datasets.WHEEL_NAME, "corrupt")
+    damage(cache / "ml-100k" / "ml-100k.kg", "delete")
+    with pytest.raises(DataError, match=rf"ml-100k.kg is missing or damaged .*{datasets.WHEEL_NAME}: SHA-256 is"):
+        datasets.ensure_files(cache, pinned, wheel_digest)
+
+
+def test_the_data_cache_matches_the_pinned_file_checksums():
+    folder = datasets.ensure_files()
+    assert datasets.damaged_files(folder) == []
+    assert set(datasets.FILE_SHA256) == set(datasets.FILES)
