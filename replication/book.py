@@ -222,6 +222,9 @@ def stage_sources() -> Path:
     if (EXECUTED / "book").exists():
         shutil.rmtree(EXECUTED / "book")
     shutil.copytree(ROOT / "book", EXECUTED / "book")
+    if (EXECUTED / "_static").exists():
+        shutil.rmtree(EXECUTED / "_static")
+    shutil.copytree(ROOT / "book" / "_static", EXECUTED / "_static")  # Jupyter Book loads the CSS files found there
     missing = [p for p in toc_notebooks() if not (EXECUTED / p.relative_to(ROOT).with_suffix(".ipynb")).exists()]
     if missing:
         raise ConfigError(f"notebooks not executed yet: {[str(p.relative_to(ROOT)) for p in missing]}")

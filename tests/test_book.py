@@ -103,6 +103,10 @@ def test_book_builds_every_page(html):
     for name in book.toc_files():
         assert (html / f"{name}.html").exists(), name
     assert (html / "index.html").exists()
+    for source in book.toc_notebooks():  # each chapter offers its executed notebook for download
+        page = html / "notebooks" / f"{source.stem}.html"
+        link = re.search(r'href="([^"]*_sources/notebooks/[^"]*\.ipynb)"', page.read_text())
+        assert link and (page.parent / link.group(1)).resolve().exists(), f"{source.stem}: no source download"
 
 
 def browser_view(page: Path, checker: Path = CHECKER) -> dict:
@@ -127,6 +131,7 @@ def test_reader_sees_figures_math_and_no_errors(html, name):
     assert view["tracebacks"] == 0, f"{name}: the page shows an error or traceback"
     assert view["math_raw"] == 0, f"{name}: math left as raw LaTeX"
     assert view["external"] == [], f"{name}: the page requests resources from the network: {view['external']}"
+    assert view["wide_tables"] == [], f"{name}: tables cut off behind a horizontal scroll bar: {view['wide_tables']}"
     if view["math_elements"]:
         assert view["mathjax_loaded"] and view["math_typeset"] > 0, f"{name}: MathJax did not typeset the math"
     source = book.ROOT / f"{name}.md"

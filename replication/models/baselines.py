@@ -21,7 +21,7 @@ from ..checks import check_int, check_number
 from ..errors import ConfigError, DataError
 from ..neighbours import cosine_similarity, knn_scores, top_neighbours
 from .base import Recommender
-from .training import Rprop, fit_loop
+from .training import Rprop, fit_loop, resolve_device
 
 if TYPE_CHECKING:  # the type only: models never import the metrics module
     from ..metrics import Validation
@@ -194,7 +194,7 @@ class _BiasedMFNet(nn.Module):
 
     def penalty(self) -> torch.Tensor:
         """||b_u||^2 + ||b_i||^2 + ||P||_F^2 + ||Q||_F^2 (without l2)."""
-        return sum((w.square().sum() for w in self.parameters()), torch.zeros(()))
+        return sum((w.square().sum() for w in self.parameters()), torch.zeros((), device=self.mu.device))
 
 
 class BiasedMF(Recommender):
@@ -206,13 +206,14 @@ class BiasedMF(Recommender):
     With ``valid`` (metric "rmse" on held-out ratings of the same users) the best epoch's weights are kept and
     ``patience`` stops early. History columns: epoch, loss, train_rmse (stars, clipped to [1, 5]), weight, valid,
     seconds. Deterministic for a given seed. Scores only its fitted users (no fold-in). Ratings in (0, 5].
+    ``device``: "auto" (CUDA when present, else CPU), "cpu" or "cuda[:n]".
     """
 
     fold_in = False
     scale = 5.0  # the rating scale's top: training ratings lie in (0, 5], predictions are clipped to [1, 5]
 
     def __init__(self, factors: int = 50, l2: float = 10.0, epochs: int = 500, patience: int | None = 10,
-                 lr: float = 0.01, init_std: float = 0.1, seed: int = 0) -> None:
+                 lr: float = 0.01, init_std: float = 0.1, seed: int = 0, device: str = "auto") -> None:
         self.factors = check_int("factors", factors, 0)
         self.l2 = check_number("l2", l2, 0.0)
         self.epochs = check_int("epochs", epochs, 1)
@@ -220,6 +221,7 @@ class BiasedMF(Recommender):
         self.lr = check_number("lr", lr, 0.0, low_open=True)
         self.init_std = check_number("init_std", init_std, 0.0)
         self.seed = check_int("seed", seed, 0)
+        self.device = device
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -229,12 +231,13 @@ class BiasedMF(Recommender):
         """Train on the ratings `train` (users x items, (0, 5]); `side` is ignored."""
         R = self._set_train(train, nonneg=True, max_value=self.scale)
         n_users, n_items = R.shape
-        users = torch.from_numpy(np.repeat(np.arange(n_users), np.diff(R.indptr)).astype(np.int64))
-        items = torch.from_numpy(R.indices.astype(np.int64))
-        target = torch.from_numpy(R.data.astype(np.float32))
-        generator = torch.Generator().manual_seed(self.seed)
+        device = self.device_ = resolve_device(self.device)
+        users = torch.from_numpy(np.repeat(np.arange(n_users), np.diff(R.indptr)).astype(np.int64)).to(device)
+        items = torch.from_numpy(R.indices.astype(np.int64)).to(device)
+        target = torch.from_numpy(R.data.astype(np.float32)).to(device)
+        generator = torch.Generator().manual_seed(self.seed)  # initial weights drawn on the CPU: the same anywhere
         net = self.network_ = _BiasedMFNet(n_users, n_items, self.factors, float(R.data.mean()), self.init_std,
-                                           generator)
+                                           generator).to(device)
         opt = Rprop(net.parameters(), lr=self.lr)
 
         def loss(batch: None, step: int):
@@ -253,8 +256,8 @@ class BiasedMF(Recommender):
                 raise ConfigError("BiasedMF validates on held-out ratings of its training users (no fold-in rows)")
             if valid.target.shape != R.shape:
                 raise DataError(f"valid.target has shape {valid.target.shape}, train has {R.shape}")
-            v_users, v_items = (torch.from_numpy(a.astype(np.int64)) for a in valid.pairs())
-            validate = lambda: valid.evaluate(net.at(v_users, v_items).numpy())  # noqa: E731
+            v_users, v_items = (torch.from_numpy(a.astype(np.int64)).to(device) for a in valid.pairs())
+            validate = lambda: valid.evaluate(net.at(v_users, v_items).cpu().numpy())  # noqa: E731
 
         history = fit_loop(net, opt, batches=lambda epoch: [None], loss=loss, validate=validate,
                            epochs=self.epochs, patience=self.patience, higher_is_better=False, seed=self.seed,
@@ -268,7 +271,8 @@ class BiasedMF(Recommender):
         """Dense predicted ratings (float32, len(users) x n_items), not clipped; users = None or fitted rows."""
         _, idx = self._rows(users)
         self.network_.eval()
-        return self.network_.dense(torch.from_numpy(idx.astype(np.int64))).numpy().astype(np.float32, copy=False)
+        rows = torch.from_numpy(idx.astype(np.int64)).to(self.device_)
+        return self.network_.dense(rows).cpu().numpy().astype(np.float32, copy=False)
 
     def predict(self, users: Any = None) -> np.ndarray:
         """Predicted ratings clipped to [1, 5] (what RMSE is computed on)."""
