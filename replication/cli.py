@@ -62,12 +62,25 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return dispatch(args)
-    except (ConfigError, DataError, OSError, RuntimeError) as error:
-        if args.debug:
+    except Exception as error:
+        if args.debug or not is_user_error(error):
             raise
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"error: {message} (--debug shows the traceback)", file=sys.stderr)
+        print(f"error: {one_line(error)} (--debug shows the traceback)", file=sys.stderr)
         return 2
+
+
+def is_user_error(error: Exception) -> bool:
+    """Errors a reader can act on (bad input, a failing chapter, a file or network problem), as opposed to bugs."""
+    return isinstance(error, (ConfigError, DataError, OSError, RuntimeError)) or \
+        type(error).__name__ == "PapermillExecutionError"
+
+
+def one_line(error: Exception) -> str:
+    if type(error).__name__ == "PapermillExecutionError":  # a chapter of `book` failed: name the cell and error
+        evalue = (str(error.evalue).splitlines() or [""])[0]
+        return f"a chapter failed in cell [{error.exec_count}]: {error.ename}: {evalue} (see _build/executed/)"
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
 
 
 def dispatch(args: argparse.Namespace) -> int:

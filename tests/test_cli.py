@@ -128,3 +128,21 @@ def test_a_bad_archive_is_one_line(tmp_path, capsys):
                      "--sha256", digest, "--no-progress"])
     assert code != 0
     one_line_error(capsys.readouterr().err, "ml-1m")
+
+
+def test_a_failing_chapter_of_the_book_is_one_line(monkeypatch, capsys):
+    import papermill
+
+    def fail(quick=False):
+        raise papermill.PapermillExecutionError(cell_index=3, exec_count=4, source="x", ename="ConfigError",
+                                                evalue="seeds must be a list\nmore", traceback=["..."])
+
+    monkeypatch.setattr(book, "execute_all", fail)
+    assert cli.main(["book"]) == 2
+    one_line_error(capsys.readouterr().err, "a chapter failed in cell [4]: ConfigError: seeds must be a list")
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    monkeypatch.setattr(book, "execute_all", lambda quick=False: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["book"])

@@ -242,14 +242,14 @@ def explorer_users(result: Result, n_users: int = 5) -> list[pipeline.ExplorerUs
     test_users = test_users[liked[test_users] > 0]  # Mult-DAE / Mult-VAE read the films rated 4+
     counts = np.diff(split.train.indptr)[test_users]
     order = test_users[np.argsort(counts, kind="stable")]
-    positions = np.unique(np.linspace(0, len(order) - 1, min(n_users, len(order))).round().astype(int))
+    quantiles = np.linspace(0.0, 1.0, min(n_users, len(order)))
+    positions, first = np.unique((quantiles * (len(order) - 1)).round().astype(int), return_index=True)
     out = []
-    for position in positions:
+    for position, quantile in zip(positions, quantiles[first]):
         user = int(order[position])
         x = split.train[[user]].toarray().ravel()
         held = split.test[[user]]
-        share = position / max(len(order) - 1, 1)
-        where = {0.0: "the lightest", 1.0: "the heaviest"}.get(share, f"percentile {100 * share:.0f}")
+        where = {0.0: "the lightest", 1.0: "the heaviest"}.get(quantile, f"percentile {100 * quantile:.0f}")
         label = f"user {user}: {np.count_nonzero(x)} training ratings ({where})"
         out.append(pipeline.ExplorerUser(user, label, x, held.indices[held.data >= 4.0]))
     return out
