@@ -58,13 +58,15 @@ def layers(model: Any) -> list[Layer]:
         net = model.network_
         if net.n_conditions:
             raise ConfigError("the explorer shows unconditioned Mult-DAE / Mult-VAE only")
-        code = (Layer("code μ", net.latent, "μ = W₂ h + b₂: the mean of q(z|x), the code used at test time (the encoder "
-                      "also outputs log σ², used only to sample z in training)")
-                if net.variational else Layer("code z", net.latent, "z = W₂ h + b₂"))
+        code = Layer("code z", net.latent, "z = W₂ h + b₂")
+        if net.variational:
+            code = Layer("code μ", net.latent, "μ = W₂ h + b₂: the mean of q(z|x), the code used at test time "
+                         "(the encoder also outputs log σ², used only to sample z in training)")
         return [Layer("input x", net.n_items, "1 for each film rated 4 or 5 stars, else 0 (then divided by its norm)"),
                 Layer("encoder h", net.hidden, "h = tanh(W₁ x/‖x‖ + b₁)"), code,
                 Layer("decoder h′", net.hidden, "h′ = tanh(W₃ z + b₃)"),
-                Layer("output π", net.n_items, "π = softmax(W₄ h′ + b₄): the share of probability of each film")]
+                Layer("output π", net.n_items,
+                      "π = softmax(W₄ h′ + b₄): the share of probability of each film")]
     raise ConfigError(f"the explorer shows fitted AutoRec or MultVAE models, got {type(model).__name__}")
 
 

@@ -125,7 +125,7 @@ def damage(path: Path, how: str) -> None:
 
 @pytest.fixture()
 def extracted(tmp_path):
-    """A cache folder with a (fake) verified wheel, extracted once; returns (cache, pinned file digests, wheel digest)."""
+    """A cache folder with a (fake) verified wheel, extracted once: (cache, pinned file digests, wheel digest)."""
     wheel = fake_wheel(tmp_path / datasets.WHEEL_NAME, TINY)
     pinned = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in TINY.items()}
     datasets.ensure_files(tmp_path, pinned, datasets.sha256_of(wheel))

@@ -69,7 +69,8 @@
           a.x + width, a.top + a.h].join(" ")}, arch);
       }
       stages.forEach(function (s, i) {
-        var classes = "aex-stage" + (i === state.stage ? " aex-selected" : "") + (i === state.hover ? " aex-hover" : "");
+        var classes = "aex-stage" + (i === state.stage ? " aex-selected" : "") +
+          (i === state.hover ? " aex-hover" : "");
         var g = make("svg:g", {"class": classes, "data-index": i, tabindex: 0}, arch);
         make("svg:title", {}, g, s.name + " (" + s.size + "): " + s.what);
         make("svg:rect", {x: box[i].x, y: box[i].top, width: width, height: box[i].h, rx: 3}, g);
@@ -110,8 +111,9 @@
         make("svg:title", {}, r, (isFilm ? data.titles[i] : "unit " + (i + 1)) + ": " + (exact ? "" : "≈ ") + fmt(v));
       }
       var sum = values.reduce(function (a, b) { return a + b; }, 0);
+      var nonzero = values.filter(function (v) { return v !== 0; }).length;
       return {name: layer.name, size: n, what: layer.what, min: Math.min.apply(null, values),
-              max: Math.max.apply(null, values), mean: sum / n, nonzero: values.filter(function (v) { return v !== 0; }).length};
+              max: Math.max.apply(null, values), mean: sum / n, nonzero: nonzero};
     }
 
     function drawLists() {
@@ -123,13 +125,15 @@
         make("li", {"data-item": item}, inList, data.titles[item] + " — " + "★".repeat(person.stars[j]));
       });
       if (person.rated.length > data.k) make("li", {}, inList, "… and " + (person.rated.length - data.k) + " more");
-      topHead.textContent = model().name + " fills in (top " + data.k + " films the user has not rated; ✓ = rated 4+ " +
-        "in the held-out part)";
+      topHead.textContent = model().name + " fills in (top " + data.k + " films the user has not rated; " +
+        "✓ = rated 4+ in the held-out part)";
       topList.textContent = "";
       var outName = model().layers[model().layers.length - 1].name.split(" ")[1];
       run().top.forEach(function (item, j) {
-        var li = make("li", {"data-item": item}, topList, data.titles[item] + " — " + outName + " = " + fmt(run().scores[j]));
-        if (held[item]) make("span", {"class": "aex-hit", title: "rated 4 or 5 stars in the held-out part"}, li, " ✓");
+        var text = data.titles[item] + " — " + outName + " = " + fmt(run().scores[j]);
+        var li = make("li", {"data-item": item}, topList, text);
+        var mark = {"class": "aex-hit", title: "rated 4 or 5 stars in the held-out part"};
+        if (held[item]) make("span", mark, li, " ✓");
       });
     }
 
