@@ -120,6 +120,12 @@ class RunFailed(RuntimeError):
     """A chapter run by `python -m replication run` raised an error in one of its cells."""
 
 
+def cell_failure(error: Exception) -> str:
+    """One line for papermill's PapermillExecutionError: the failing cell, the error's type and first line."""
+    first_line = (str(error.evalue).splitlines() or [""])[0]
+    return f"failed in cell [{error.exec_count}]: {error.ename}: {first_line}"
+
+
 def run_chapter(name: str, parameters: dict[str, Any], output: Path | None = None) -> tuple[Path, float]:
     """Execute one chapter of the book with `parameters` into its own folder (default `_build/runs/<name>.ipynb`,
     results JSON beside it), never into the book's staging area; return the executed notebook and the wall time.
@@ -153,9 +159,7 @@ def run_chapter(name: str, parameters: dict[str, Any], output: Path | None = Non
     except papermill.PapermillExecutionError as error:
         if partial.exists():
             partial.replace(failed)
-        first_line = (str(error.evalue).splitlines() or [""])[0]
-        raise RunFailed(f"{notebook.stem} failed in cell [{error.exec_count}]: {error.ename}: {first_line} "
-                        f"(executed notebook: {failed})") from None
+        raise RunFailed(f"{notebook.stem} {cell_failure(error)} (executed notebook: {failed})") from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

@@ -1,7 +1,7 @@
 """Command line: `python -m replication book | run | reference | data | download` (see `--help`).
 
 Every user error (unknown chapter or parameter, a failing chapter, missing or damaged data, a bad archive) exits
-with status 2 and one line on stderr naming the problem and the allowed values; `--debug` shows the traceback."""
+non-zero with one line on stderr naming the problem and the allowed values; `--debug` shows the traceback."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def parse_value(text: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The commands and their options; `--debug` is accepted before or after the command."""
     parser = OneLineParser(prog="python -m replication",
                            description="Build and rerun the book on explainable autoencoders.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
@@ -76,14 +77,17 @@ def is_user_error(error: Exception) -> bool:
 
 
 def one_line(error: Exception) -> str:
-    if type(error).__name__ == "PapermillExecutionError":  # a chapter of `book` failed: name the cell and error
-        evalue = (str(error.evalue).splitlines() or [""])[0]
-        return f"a chapter failed in cell [{error.exec_count}]: {error.ename}: {evalue} (see _build/executed/)"
+    """The first line of an error's message (for a chapter of `book` that failed: the cell and the error)."""
+    if type(error).__name__ == "PapermillExecutionError":
+        from .book import cell_failure
+
+        return f"a chapter {cell_failure(error)} (see _build/executed/)"
     lines = [line for line in str(error).splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    """Carry out one parsed command."""
     if args.command == "book":
         from . import book as book_module
 
