@@ -167,11 +167,12 @@ def to_int(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
 
 @dataclass
 class Dataset:
-    """MovieLens-100K: ratings, items, users and the knowledge graph, with contiguous integer ids.
+    """A MovieLens data set with contiguous integer ids: ML-100K with its knowledge graph, or ML-1M / ML-20M.
 
-    `ratings`: user, item (0-based ints), rating (float32, 1..5), timestamp.  `items`: item, raw_id, title, year,
-    genres (list), entity (Freebase id or None).  `users`: user, raw_id, age, gender, occupation, zip_code.
-    `kg`: head, relation, tail (Freebase ids as in the file).  `checksums`: SHA-256 of each source file.
+    `ratings`: user, item (0-based ints), rating (float32, 1..5; ML-20M 0.5..5), timestamp.  `items`: item, raw_id,
+    title, year, genres (list), entity (Freebase id or None).  `users`: user, raw_id (ML-100K also age, gender,
+    occupation, zip_code).  `kg`: head, relation, tail (Freebase ids as in the file; empty beyond ML-100K).
+    `checksums`: SHA-256 of each source file (of the verified archive beyond ML-100K).
     """
 
     ratings: pd.DataFrame
@@ -180,6 +181,7 @@ class Dataset:
     kg: pd.DataFrame
     checksums: dict[str, str] = field(default_factory=dict)
     name: str = "ml-100k"
+    genres: tuple[str, ...] = GENRES  # the columns of genre_matrix()
 
     @property
     def n_users(self) -> int:
@@ -198,9 +200,9 @@ class Dataset:
         )
 
     def genre_matrix(self) -> np.ndarray:
-        """Items x genres 0/1 matrix in the order of GENRES."""
-        out = np.zeros((self.n_items, len(GENRES)), dtype=np.float32)
-        index = {g: j for j, g in enumerate(GENRES)}
+        """Items x genres 0/1 matrix in the order of `genres`."""
+        out = np.zeros((self.n_items, len(self.genres)), dtype=np.float32)
+        index = {g: j for j, g in enumerate(self.genres)}
         rows = np.repeat(self.items["item"].to_numpy(), self.items["genres"].map(len).to_numpy())
         cols = [index[g] for genres in self.items["genres"] for g in genres]
         out[rows, cols] = 1.0
@@ -297,13 +299,74 @@ def load_movielens_100k(cache: str | None = None) -> Dataset:
     return parse_folder(ensure_files(Path(cache) if cache else None))
 
 
-DATASETS = ("ml-100k",)
+DATASETS = ("ml-100k", "ml-1m", "ml-20m")
+OFFLINE = "ml-100k"  # the one data set that ships inside a wheel (with its knowledge graph)
 
 
-def load(name: str = "ml-100k", cache: str | None = None) -> Dataset:
-    """Load a data set by name; only ml-100k ships offline (see `replication.grouplens` for ML-1M/ML-20M)."""
+def default_data_dir() -> Path:
+    """Where `python -m replication download NAME` puts ML-1M / ML-20M by default: `data/` at the project root."""
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+def genre_vocabulary(genres: pd.Series) -> tuple[str, ...]:
+    """The book's 18 genres in their order, then any other genre the data has (ML-20M: IMAX) in first-seen order."""
+    extra = dict.fromkeys(g for gs in genres for g in gs if g not in GENRES)
+    return GENRES + tuple(extra)
+
+
+@lru_cache(maxsize=2)
+def load_grouplens(name: str, data_dir: str) -> Dataset:
+    """ML-1M / ML-20M (or any GroupLens layout) from a folder prepared by `python -m replication download NAME
+    --dest data_dir`, verified first (:func:`replication.grouplens.verified_folder`). Users and the items that
+    have at least one rating get contiguous ids (ML-1M: 6,040 users, 3,706 of its 3,883 films); no knowledge
+    graph (`kg` is empty), so the SEMAUTO chapter stays on ML-100K. ML-20M's "Children" is the book's
+    "Children's"; its "(no genres listed)" films have no genre."""
+    from . import grouplens
+
+    folder = grouplens.verified_folder(name, data_dir)
+    raw, movies = grouplens.load_grouplens(name, folder)
+    if raw.empty:
+        raise DataError(f"{folder}: the ratings file holds no ratings")
+    users, u = np.unique(raw["user_id"].to_numpy(), return_inverse=True)
+    rated, i = np.unique(raw["item_id"].to_numpy(), return_inverse=True)
+    movies = movies.set_index("item_id")
+    missing = np.setdiff1d(rated, movies.index.to_numpy())
+    if missing.size:
+        raise DataError(f"{folder}: the ratings name item id {missing[0]} that the items file does not list")
+    movies = movies.loc[rated]
+    genres = [[("Children's" if g == "Children" else g) for g in gs] for gs in movies["genres"]]
+    ratings = pd.DataFrame({"user": u.astype(np.int64), "item": i.astype(np.int64),
+                            "rating": raw["rating"].to_numpy(np.float32), "timestamp": raw["timestamp"].to_numpy()})
+    dup = ratings.duplicated(["user", "item"]).to_numpy()
+    if dup.any():
+        raise DataError(f"{folder}: user {raw['user_id'].iloc[int(np.flatnonzero(dup)[0])]} rates the same item "
+                        "twice (ratings line " f"{int(np.flatnonzero(dup)[0]) + 1 + (name == 'ml-20m')})")
+    items = pd.DataFrame({"item": np.arange(rated.size, dtype=np.int64), "raw_id": rated,
+                          "title": [readable_year_free(t) for t in movies["title"]], "year": movies["year"].to_numpy(),
+                          "genres": genres, "entity": None})
+    archive = Path(data_dir).expanduser().absolute() / f"{name}.zip"
+    return Dataset(ratings=ratings, items=items,
+                   users=pd.DataFrame({"user": np.arange(users.size, dtype=np.int64), "raw_id": users}),
+                   kg=pd.DataFrame({"head": [], "relation": [], "tail": []}, dtype=str),
+                   checksums={archive.name: sha256_of(archive)}, name=name,
+                   genres=genre_vocabulary(pd.Series(genres, dtype=object)))
+
+
+def readable_year_free(title: str) -> str:
+    """A GroupLens title without its trailing "(1995)" (the year is its own column, as in ML-100K's items)."""
+    import re
+
+    return re.sub(r"\s*\(\d{4}\)\s*$", "", str(title))
+
+
+def load(name: str = "ml-100k", data_dir: str | os.PathLike[str] | None = None, cache: str | None = None) -> Dataset:
+    """Load a data set by name: ml-100k ships offline (with its knowledge graph); ml-1m / ml-20m are read from
+    `data_dir` (default `data/`), where `python -m replication download NAME` put them. ml-100k with a `data_dir`
+    reads GroupLens' own ml-100k archive from there (no knowledge graph)."""
     if name not in DATASETS:
         from .errors import ConfigError
 
-        raise ConfigError(f"unknown data set {name!r}; allowed: {list(DATASETS)} (ml-1m / ml-20m: replication.grouplens)")
-    return load_movielens_100k(cache)
+        raise ConfigError(f"unknown data set {name!r}; allowed: {', '.join(DATASETS)}")
+    if name == OFFLINE and not data_dir:
+        return load_movielens_100k(cache)
+    return load_grouplens(name, str(Path(data_dir or default_data_dir()).expanduser().absolute()))

@@ -27,25 +27,43 @@ import scipy.sparse as sp
 from .checks import as_csr, check_int, check_number
 from .errors import ConfigError
 from .metrics import top_k
-from .neighbours import cosine_similarity, top_neighbours
+from .neighbours import nearest_rows
 
 __all__ = ["neighbours", "neighbour_mixing", "explanation_scores", "explainability_matrix", "explainability_input",
-           "neighbour_evidence", "explainable_mask", "feature_reasons", "explanation_text", "recommendations_table", "top_profile_features"]
+           "neighbour_evidence", "explainable_mask", "ExplainableRows", "explainable_pairs", "feature_reasons", "explanation_text", "recommendations_table", "top_profile_features"]
 
 
 def _ratings(train) -> sp.csr_array:
     return as_csr(train, "train", dtype=np.float64, nonneg=True)
 
 
+_FOUND: dict[tuple[str, int], np.ndarray] = {}  # (digest of the ratings, n_neighbors) -> neighbour lists
+_KEEP = 4  # neighbour lists kept per process (one chapter job asks for the same ones several times)
+
+
 def neighbours(train, n_neighbors: int = 50) -> np.ndarray:
     """Indices (n_users, n_neighbors) of each user's most cosine-similar OTHER users, most similar first; ties go
-    to the lower user index, so the result is deterministic."""
+    to the lower user index, so the result is deterministic. Found once per process for the same ratings and
+    size (the costliest step on large data: the model's input, MEP and the Exp ranking all need them); the
+    returned array is read-only."""
+    import hashlib
+
     R = _ratings(train)
     n_others = R.shape[0] - 1
     check_int("n_neighbors", n_neighbors, 1)
     if n_neighbors > n_others:
         raise ConfigError(f"n_neighbors={n_neighbors} exceeds the {n_others} other users")
-    return top_neighbours(cosine_similarity(R), n_neighbors, exclude_self=True)[0]
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (np.asarray(R.shape), R.indptr, R.indices, R.data):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    key = (digest.hexdigest(), int(n_neighbors))
+    if key not in _FOUND:
+        while len(_FOUND) >= _KEEP:
+            _FOUND.pop(next(iter(_FOUND)))
+        found = nearest_rows(R, n_neighbors)[0]
+        found.flags.writeable = False
+        _FOUND[key] = found
+    return _FOUND[key]
 
 
 def neighbour_mixing(train, n_neighbors: int = 50) -> sp.csr_array:
@@ -72,24 +90,26 @@ def explainability_input(train, n_neighbors: int = 50, theta: float = 0.0):
     return MixedRatings(neighbour_mixing(train, n_neighbors), _ratings(train))
 
 
-def explanation_scores(train, n_neighbors: int = 50) -> np.ndarray:
-    """Dense (n_users, n_items) Exp(u, i) of Eq. 5-6: the mean training rating of item i over N_u, 0 for non-raters."""
+def _neighbour_sums(train, n_neighbors: int, users=None) -> sp.csr_array:
+    """Sparse A @ R for the rows `users` (default all): each user's neighbours' summed training ratings."""
     R = _ratings(train)
     nbrs = neighbours(R, n_neighbors)
     n_users = R.shape[0]
     rows = np.repeat(np.arange(n_users), n_neighbors)
     A = sp.csr_array((np.ones(rows.size), (rows, nbrs.ravel())), shape=(n_users, n_users))
-    return np.asarray((A @ R).toarray()) / n_neighbors
+    return sp.csr_array(A if users is None else A[np.asarray(users)]) @ R
+
+
+def explanation_scores(train, n_neighbors: int = 50, users=None) -> np.ndarray:
+    """Dense Exp(u, i) of Eq. 5-6 for the rows `users` (default all users): the mean training rating of item i
+    over N_u, 0 for non-raters."""
+    return np.asarray(_neighbour_sums(train, n_neighbors, users).toarray()) / n_neighbors
 
 
 def explainability_matrix(train, n_neighbors: int = 50, theta: float = 0.0) -> sp.csr_array:
-    """Sparse E of Eq. 7 (float32, in stars): Exp(u, i) where it exceeds theta, else 0 (not stored)."""
-    theta = check_number("theta", theta, 0.0)
-    scores = explanation_scores(train, n_neighbors)
-    scores[scores <= theta] = 0.0
-    E = sp.csr_array(scores.astype(np.float32))
-    E.eliminate_zeros()
-    return E
+    """Sparse E of Eq. 7 (float32, in stars): Exp(u, i) where it exceeds theta, else 0 (not stored); built
+    sparse (no dense users x items matrix)."""
+    return ExplainableRows(train, n_neighbors, theta).rows()
 
 
 def neighbour_evidence(train, user: int, items, n_neighbors: int = 50) -> pd.DataFrame:
@@ -108,6 +128,44 @@ def neighbour_evidence(train, user: int, items, n_neighbors: int = 50) -> pd.Dat
         mean = np.where(rated > 0, total / np.maximum(rated, 1), np.nan)
     return pd.DataFrame({"item": items, "neighbours who rated it": rated, "their mean rating": mean,
                          "Exp": total / n_neighbors})
+
+
+class ExplainableRows:
+    """E of Eq. 7 by rows: the neighbour lists are found once, E's rows computed when asked for, so that neither
+    MEP nor the Exp ranking ever holds E whole (ML-20M: billions of pairs). `rows(users)` gives E's sparse rows
+    (float32, as :func:`explainability_matrix`); calling it gives the 0/1 rows of E > 0 (what MEP checks)."""
+
+    def __init__(self, train, n_neighbors: int = 50, theta: float = 0.0) -> None:
+        self.ratings = _ratings(train)
+        self.theta = check_number("theta", theta, 0.0)
+        self.n_neighbors = n_neighbors
+        nbrs = neighbours(self.ratings, n_neighbors)
+        rows = np.repeat(np.arange(nbrs.shape[0]), n_neighbors)
+        self.adjacency = sp.csr_array((np.ones(rows.size), (rows, nbrs.ravel())), shape=(nbrs.shape[0],) * 2)
+
+    def rows(self, users=None) -> sp.csr_array:
+        chosen = self.adjacency if users is None else sp.csr_array(self.adjacency[np.asarray(users)])
+        E = chosen @ self.ratings
+        E.data = E.data / self.n_neighbors
+        E.data[E.data <= self.theta] = 0.0
+        E = sp.csr_array(E, dtype=np.float32)
+        E.eliminate_zeros()
+        E.sort_indices()
+        return E
+
+    def __call__(self, users) -> sp.csr_array:
+        return explainable_mask(self.rows(users))
+
+
+def explainable_pairs(train, n_neighbors: int = 50, theta: float = 0.0):
+    """What MEP checks a list against, E(u, i) > theta: the whole 0/1 matrix when users x items is small enough
+    to score densely (`metrics.DENSE_ENTRIES`, ML-1M included), else :class:`ExplainableRows`."""
+    from .metrics import DENSE_ENTRIES
+
+    R = _ratings(train)
+    if R.shape[0] * R.shape[1] <= DENSE_ENTRIES:
+        return explainable_mask(explainability_matrix(R, n_neighbors, theta))
+    return ExplainableRows(R, n_neighbors, theta)
 
 
 def explainable_mask(E, theta: float = 0.0) -> sp.csr_array:

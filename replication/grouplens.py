@@ -64,6 +64,7 @@ __all__ = [
     "load_ml1m",
     "load_ml20m",
     "main_download",
+    "verified_folder",
 ]
 
 RatingsFrame: TypeAlias = pd.DataFrame
@@ -615,6 +616,44 @@ def _extract(archive_path: Path, dest: Path, folder: str, sha256: str) -> Path:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     return final
+
+
+def verified_folder(name: str, dest: str | os.PathLike[str]) -> Path:
+    """The extracted ``dest/<folder>`` of a ``download`` into ``dest``, checked before every load: the kept
+    archive must still have the SHA-256 it was verified with at download time (the marker), and each extracted
+    file must match its archive member's CRC-32; a damaged or missing file is re-extracted from the archive with a
+    message. Raises DataError naming the folder when no verified download is there."""
+    archive = _archive(name)
+    dest_path = Path(dest).expanduser().absolute()
+    final, zip_path = dest_path / archive.folder, dest_path / f"{archive.name}.zip"
+    how = f"run `python -m replication download {name} --dest {dest_path}`"
+    marker = final / _MARKER
+    if not zip_path.is_file():
+        raise DataError(f"no {name} archive at {zip_path}: {how}")
+    sha256 = _hash_file(zip_path)[0]
+    if not marker.is_file() or marker.read_text(encoding="ascii").strip() != sha256:
+        raise DataError(f"{final} was not unpacked from the verified {zip_path} (its SHA-256 changed or the marker "
+                        f"{_MARKER} is missing): {how}")
+    with zipfile.ZipFile(zip_path) as zf:
+        members = {Path(i.filename).name: i.CRC for i in zf.infolist()
+                   if not i.is_dir() and i.filename.startswith(f"{archive.folder}/")}
+    damaged = [file for file, crc in members.items() if not (final / file).is_file() or _crc32(final / file) != crc]
+    if damaged:
+        marker.unlink()
+        _extract(zip_path, dest_path, archive.folder, sha256)
+        print(f"[data] {', '.join(str(final / f) for f in damaged)}: missing or damaged (CRC-32 differed from the "
+              f"verified archive); re-extracted from {zip_path}", file=sys.stderr)
+    return final
+
+
+def _crc32(path: Path) -> int:
+    import zlib
+
+    crc = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+    return crc
 
 
 def download(

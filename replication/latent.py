@@ -45,8 +45,8 @@ def latent_points(model: vae.MultVAE, interactions) -> tuple[np.ndarray, np.ndar
     n = X.shape[0]
     labels = np.repeat(np.arange(-1, n_conditions), n)
     users = np.tile(np.arange(n), n_conditions + 1)
-    stacked = X[users]
-    return model.encode(stacked, condition=labels), labels, users
+    # one condition at a time (-1: none): the rows are never copied once per condition
+    return np.concatenate([model.encode(X, condition=c) for c in range(-1, n_conditions)]), labels, users
 
 
 def fit_pca(points: np.ndarray, n_components: int = 5, fit_mask: np.ndarray | None = None, seed: int = 0):

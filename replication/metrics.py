@@ -2,7 +2,10 @@
 
 Conventions
 -----------
-* A *score matrix* is a dense float array of shape ``(n_users, n_items)``.
+* A *score matrix* is a dense float array of shape ``(n_users, n_items)``; :func:`per_user_metrics`,
+  :func:`evaluate_topn`, :func:`rmse` and :func:`mae` also take a *scorer*, a function of an integer array of
+  user rows returning their dense score rows, and call it on blocks of users, so that no dense users x items
+  matrix is ever held (ML-20M: 138k x 27k).
 * An *interaction matrix* (train ratings, test ratings, explainability) is a
   ``scipy.sparse`` CSR matrix or array of the same shape; an entry that is stored
   and nonzero counts as observed (explicitly stored zeros are ignored).
@@ -16,7 +19,7 @@ Everything is vectorised over users; there is no Python loop over users or items
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 
 import numpy as np
@@ -49,6 +52,49 @@ __all__ = [
 ]
 
 SparseLike = sp.csr_array | sp.csr_matrix
+Scores = np.ndarray | Callable[[np.ndarray], np.ndarray]  # a dense score matrix, or a scorer of user rows
+BLOCK_ENTRIES = 1 << 22  # users x items entries a scorer is asked for at once (~32 MB of float64)
+# an explainability matrix, or a function of user rows returning its (sparse) rows (E computed on demand)
+Explainable = SparseLike | Callable[[np.ndarray], SparseLike]
+
+
+def score_blocks(scores: Scores, users: np.ndarray, n_items: int) -> Iterator[tuple[slice, np.ndarray]]:
+    """(positions in `users`, dense score rows of those users): one block of a score matrix, or blocks of about
+    BLOCK_ENTRIES entries from a scorer, each checked for its shape."""
+    users = np.asarray(users, dtype=np.int64)
+    if not callable(scores):
+        yield slice(0, users.size), np.asarray(scores)[users]
+        return
+    step = max(1, BLOCK_ENTRIES // max(n_items, 1))
+    for start in range(0, users.size, step):
+        rows = users[start:start + step]
+        block = np.asarray(scores(rows))
+        if block.shape != (rows.size, n_items):
+            raise DataError(f"the scorer returned shape {block.shape} for {rows.size} user rows; expected "
+                            f"({rows.size}, {n_items})")
+        yield slice(start, start + rows.size), block
+
+
+DENSE_ENTRIES = 1 << 26  # score matrices up to this size (256 MB of float32; ML-1M: 22M) are computed at once
+
+
+def scores_or_scorer(score: Callable[[np.ndarray | None], np.ndarray], shape: tuple[int, int]) -> Scores:
+    """A model's scores to evaluate: the dense matrix `score(None)` when it has at most DENSE_ENTRIES entries
+    (computed once, reused by every metric), else `score` itself, which the metrics call on blocks of user rows
+    (ML-20M's 138k x 27k would need 15 GB)."""
+    if shape[0] * shape[1] <= DENSE_ENTRIES:
+        return np.asarray(score(None))
+    return score
+
+
+def _scores_shape(scores: Scores, reference: tuple[int, int]) -> tuple[int, int]:
+    """The shape of a score matrix (checked to be 2-D) or, for a scorer, that of the reference matrix."""
+    if callable(scores):
+        return tuple(reference)
+    shape = np.shape(scores)
+    if len(shape) != 2:
+        raise DataError(f"scores must be 2-D (n_users, n_items), got shape {shape}")
+    return shape
 
 
 # ---------------------------------------------------------------------------
@@ -252,6 +298,23 @@ def _explainable_mask(explainable: SparseLike) -> sp.csr_array:
     return expl
 
 
+def _mep_by_blocks(ranked: np.ndarray, users: np.ndarray, explainable: Explainable, ks: Sequence[int],
+                   n_items: int) -> dict[str, np.ndarray]:
+    """MEP@k of the lists `ranked` of `users`: against a matrix's rows, or against the rows a function of user rows
+    returns, asked for a block of users at a time (E is then never held whole)."""
+    out: dict[str, list[np.ndarray]] = {f"mep@{k}": [] for k in ks}
+    if callable(explainable):
+        step = max(1, BLOCK_ENTRIES // max(n_items, 1))
+        parts = [(slice(s, s + step), explainable(users[s:s + step])) for s in range(0, len(users), step)]
+    else:
+        parts = [(slice(0, len(users)), _as_csr(explainable, "explainable")[users])]
+    for where, rows in parts:
+        mask = _explainable_mask(rows)
+        for k in ks:
+            out[f"mep@{k}"].append(_mep(ranked[where, :k], mask))
+    return {name: np.concatenate(values) if values else np.zeros(0) for name, values in out.items()}
+
+
 def _mep(topk: np.ndarray, mask: sp.csr_array) -> np.ndarray:
     listed = (np.asarray(topk) >= 0).sum(axis=1).astype(float)
     listed[listed == 0] = np.nan
@@ -309,23 +372,29 @@ def novelty(topk: np.ndarray, item_popularity: np.ndarray, n_users: int) -> floa
 # ---------------------------------------------------------------------------
 
 
-def _rating_errors(predictions: np.ndarray, truth: SparseLike) -> np.ndarray:
-    """Prediction errors at truth's observed (stored, nonzero) entries."""
-    predictions = np.asarray(predictions, dtype=float)
+def _rating_errors(predictions: Scores, truth: SparseLike) -> np.ndarray:
+    """Prediction errors at truth's observed (stored, nonzero) entries (predictions: a matrix or a scorer)."""
     t = _as_csr(truth, "truth")
-    _check_shape(predictions.shape, t.shape, "predictions", "truth")
+    if not callable(predictions):
+        predictions = np.asarray(predictions, dtype=float)
+        _check_shape(predictions.shape, t.shape, "predictions", "truth")
     if t.nnz == 0:
         raise DataError(f"truth (shape {t.shape}) has no observed entries to compare against")
-    rows = np.repeat(np.arange(t.shape[0]), np.diff(t.indptr))
-    return predictions[rows, t.indices] - t.data
+    users = np.flatnonzero(np.diff(t.indptr))
+    errors = []
+    for where, block in score_blocks(predictions, users, t.shape[1]):
+        part = t[users[where]]
+        rows = np.repeat(np.arange(part.shape[0]), np.diff(part.indptr))
+        errors.append(np.asarray(block, dtype=float)[rows, part.indices] - part.data)
+    return np.concatenate(errors)
 
 
-def rmse(predictions: np.ndarray, truth: SparseLike) -> float:
+def rmse(predictions: Scores, truth: SparseLike) -> float:
     """Root mean squared error of dense predictions over the observed entries of the sparse truth."""
     return float(np.sqrt(np.mean(_rating_errors(predictions, truth) ** 2)))
 
 
-def mae(predictions: np.ndarray, truth: SparseLike) -> float:
+def mae(predictions: Scores, truth: SparseLike) -> float:
     """Mean absolute error of dense predictions over the observed entries of the sparse truth."""
     return float(np.mean(np.abs(_rating_errors(predictions, truth))))
 
@@ -357,12 +426,12 @@ CANDIDATES = ("unrated", "test_items")
 
 
 def per_user_metrics(
-    scores: np.ndarray,
+    scores: Scores,
     train: SparseLike,
     test: SparseLike,
     ks: Sequence[int] = (10,),
     relevant_threshold: float | None = None,
-    explainable: SparseLike | None = None,
+    explainable: Explainable | None = None,
     candidates: str = "unrated",
     normalized_recall: bool = False,
     only: Sequence[str] | None = None,
@@ -373,13 +442,11 @@ def per_user_metrics(
     `"test_items"` ranks only the user's test items (lists then hold min(k, n_test) items). Relevant items are the
     test entries (those >= relevant_threshold when given). Columns "precision@k", "recall@k" (normalised by
     min(k, n_rel) with `normalized_recall`, Liang et al.), "ndcg@k", "map@k", "f1@k" (nan for users without a
-    relevant item) and, with `explainable`, "mep@k"; `only` (e.g. ["map"]) computes just those metrics (the
-    lists are the same). The one ranking evaluation of the book: every chapter's top-N numbers come from here or
+    relevant item) and, with `explainable` (a matrix, or a function of user rows returning its rows), "mep@k"; `only` (e.g. ["map"]) computes just those metrics (the
+    lists are the same). `scores` may be a scorer of user rows (see the module docstring). The one ranking
+    evaluation of the book: every chapter's top-N numbers come from here or
     from :func:`evaluate_topn`, its mean.
     """
-    scores = np.asarray(scores)
-    if scores.ndim != 2:
-        raise DataError(f"scores must be 2-D (n_users, n_items), got shape {scores.shape}")
     check_choice("candidates", candidates, CANDIDATES)
     families = {"precision": precision_at_k, "recall": partial(recall_at_k, normalized=normalized_recall),
                 "ndcg": ndcg_at_k, "map": map_at_k, "f1": f1_at_k}
@@ -390,52 +457,57 @@ def per_user_metrics(
         raise DataError(f"ks must be a non-empty list of integers >= 1, got {ks} (scores shape {scores.shape})")
     train_csr = _as_csr(train, "train")
     test_csr = _as_csr(test, "test")
-    _check_shape(train_csr.shape, scores.shape, "train", "scores")
-    _check_shape(test_csr.shape, scores.shape, "test", "scores")
-    if explainable is not None:
-        _check_shape(explainable.shape, scores.shape, "explainable", "scores")
+    shape = _scores_shape(scores, train_csr.shape)
+    _check_shape(train_csr.shape, shape, "train", "scores")
+    _check_shape(test_csr.shape, shape, "test", "scores")
+    if explainable is not None and not callable(explainable):
+        _check_shape(explainable.shape, shape, "explainable", "scores")
     users = np.flatnonzero(np.diff(test_csr.indptr) > 0)
-    S, tr, te = scores[users], train_csr[users], test_csr[users]
-    if candidates == "unrated":
-        ranked = top_k(S, max(ks), exclude=tr)
-    else:
-        ranked = top_k(S, max(ks), candidates=te)
+    tr, te = train_csr[users], test_csr[users]
+    ranked = np.full((users.size, max(ks)), -1, dtype=np.int64)
+    for where, block in score_blocks(scores, users, shape[1]):
+        if candidates == "unrated":
+            ranked[where] = top_k(block, max(ks), exclude=tr[where])
+        else:
+            ranked[where] = top_k(block, max(ks), candidates=te[where])
     relevant = te.copy()
     if relevant_threshold is not None:
         relevant.data = (relevant.data >= relevant_threshold).astype(np.float64)
         relevant.eliminate_zeros()
-    expl = None if explainable is None else _explainable_mask(explainable)[users]
+    meps = (_mep_by_blocks(ranked, users, explainable, ks, shape[1]) if explainable is not None and
+            (only is None or "mep" in only) else {})
     out: dict[str, np.ndarray] = {}
     for k in ks:
         tk = ranked[:, :k]
         for name, metric in families.items():
             if only is None or name in only:
                 out[f"{name}@{k}"] = metric(tk, relevant)
-        if expl is not None and (only is None or "mep" in only):
-            out[f"mep@{k}"] = _mep(tk, expl)
+        if meps:
+            out[f"mep@{k}"] = meps[f"mep@{k}"]
     frame = pd.DataFrame(out, index=pd.Index(users, name="user"))
     frame.attrs["ranked"] = ranked
+    frame.attrs["n_items"] = shape[1]
     return frame
 
 
-def mep_of_lists(per_user: pd.DataFrame, explainable: SparseLike, ks: Sequence[int]) -> dict[str, float]:
+def mep_of_lists(per_user: pd.DataFrame, explainable: Explainable, ks: Sequence[int]) -> dict[str, float]:
     """User-averaged MEP@k ("mep@k") of the lists a :func:`per_user_metrics` call ranked (its users and
-    ``attrs["ranked"]``), against another explainability matrix: MEP under several explanation settings without
-    ranking again."""
+    ``attrs["ranked"]``), against another explainability matrix (or function of user rows): MEP under several
+    explanation settings without ranking again."""
     ranked = per_user.attrs["ranked"]
     if max(ks) > ranked.shape[1]:
         raise DataError(f"the lists hold {ranked.shape[1]} items, fewer than k = {max(ks)}")
-    mask = _explainable_mask(explainable)[per_user.index.to_numpy()]
-    return {f"mep@{k}": _nanmean(_mep(ranked[:, :k], mask)) for k in ks}
+    meps = _mep_by_blocks(ranked, per_user.index.to_numpy(), explainable, ks, per_user.attrs["n_items"])
+    return {name: _nanmean(values) for name, values in meps.items()}
 
 
 def evaluate_topn(
-    scores: np.ndarray,
+    scores: Scores,
     train: SparseLike,
     test: SparseLike,
     ks: Sequence[int] = (10,),
     relevant_threshold: float | None = None,
-    explainable: SparseLike | None = None,
+    explainable: Explainable | None = None,
     item_popularity: np.ndarray | None = None,
     candidates: str = "unrated",
     normalized_recall: bool = False,
@@ -445,14 +517,14 @@ def evaluate_topn(
     users per item)."""
     per_user = per_user_metrics(scores, train, test, ks, relevant_threshold, explainable, candidates,
                                 normalized_recall)
-    n_items = np.shape(scores)[1]
     train_csr = _as_csr(train, "train")
+    n_items = _scores_shape(scores, train_csr.shape)[1]
     if item_popularity is None:
         item_popularity = np.bincount(train_csr.indices, minlength=n_items)
     elif np.shape(item_popularity) != (n_items,):
         raise DataError(
             f"shape mismatch: item_popularity has shape {np.shape(item_popularity)} "
-            f"but scores has shape {np.shape(scores)} ({n_items} items)"
+            f"but scores has {n_items} items"
         )
     results = {column: _nanmean(per_user[column].to_numpy()) for column in per_user.columns}
     ranked = per_user.attrs["ranked"]
@@ -501,18 +573,27 @@ class Validation:
         t = self.target
         return np.repeat(np.arange(t.shape[0]), np.diff(t.indptr)), t.indices
 
-    def evaluate(self, predictions: np.ndarray) -> float:
-        """RMSE of predicted ratings at :meth:`pairs` (clipped to [1, max_rating]), or the ranking metric of dense
-        scores (n_rows, n_items) with `exclude` (default: the fold-in rows) never ranked."""
-        predictions = np.asarray(predictions, dtype=np.float64)
+    def evaluate(self, predictions: Scores) -> float:
+        """RMSE of predicted ratings at :meth:`pairs` (clipped to [1, max_rating]), or the ranking metric of scores
+        for the target's rows, `exclude` (default: the fold-in rows) never ranked; the scores are a dense
+        (n_rows, n_items) matrix or a scorer of row indices (None = every row), see :func:`scores_or_scorer`."""
         if self.metric == "rmse":
+            predictions = np.asarray(predictions, dtype=np.float64)
             if predictions.shape != (self.target.nnz,):
                 raise DataError(f"rmse validation needs {self.target.nnz} predictions (one per target entry), "
                                 f"got shape {predictions.shape}")
             clipped = np.clip(predictions, 1.0, self.max_rating)
             return float(np.sqrt(np.mean((clipped - self.target.data) ** 2)))
-        _check_shape(predictions.shape, self.target.shape, "validation scores", "valid.target")
+        if callable(predictions):
+            predictions = scores_or_scorer(predictions, self.target.shape)
+        else:
+            _check_shape(np.shape(predictions), self.target.shape, "validation scores", "valid.target")
         name, k = self.metric.split("@")
-        ranked = top_k(predictions, min(int(k), predictions.shape[1]), exclude=self.exclude)
+        k = min(int(k), self.target.shape[1])
+        rows = np.arange(self.target.shape[0])
+        ranked = np.empty((rows.size, k), dtype=np.int64)
+        for where, block in score_blocks(predictions, rows, self.target.shape[1]):
+            exclude = None if self.exclude is None else self.exclude[rows[where]]
+            ranked[where] = top_k(np.asarray(block, dtype=np.float64), k, exclude=exclude)
         per_user = {"ndcg": ndcg_at_k, "recall": recall_at_k}[name](ranked, self.target)
         return _nanmean(per_user)

@@ -1,9 +1,11 @@
 """The one cosine-neighbour computation of the book: user-kNN, item-kNN, SEMAUTO's profile kNN and E-AutoRec's
-neighbourhoods all call these three functions.
+neighbourhoods all call these functions.
 
 * :func:`cosine_similarity` -- rows of X against rows of Y (sparse or dense), 0 for empty rows;
 * :func:`top_neighbours` -- each row's k most similar columns, best first, ties to the lower index, optionally
   never the row itself;
+* :func:`nearest_rows` -- the same for the rows of X among themselves, on blocks of rows, so that the n x n
+  similarity matrix is never held (ML-20M: 138k users);
 * :func:`knn_scores` -- score(u, j) = sum_{v in N_k(u)} sim(u, v) R(v, j) / sum_{v in N_k(u)} |sim(u, v)|.
 """
 
@@ -17,7 +19,9 @@ import scipy.sparse as sp
 from .checks import check_int
 from .errors import DataError
 
-__all__ = ["cosine_similarity", "top_neighbours", "knn_scores"]
+__all__ = ["cosine_similarity", "top_neighbours", "nearest_rows", "knn_scores"]
+
+BLOCK_ENTRIES = 1 << 23  # similarity entries computed at once by nearest_rows (64 MB of float64)
 
 
 def _unit_rows(X: Any) -> sp.csr_array | np.ndarray:
@@ -65,6 +69,24 @@ def top_neighbours(similarity: np.ndarray, k: int, exclude_self: bool = False) -
         S_cand = S
     idx = np.argsort(-S_cand, axis=1, kind="stable")[:, :k]
     return idx, np.take_along_axis(S, idx, axis=1)
+
+
+def nearest_rows(X: Any, k: int, block_entries: int = BLOCK_ENTRIES) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and cosine similarities (n, k) of each row's k most similar OTHER rows of X, best first, ties to
+    the lower index: :func:`top_neighbours` of :func:`cosine_similarity` with `exclude_self`, computed block of
+    rows by block of rows (equal to it, tested)."""
+    A = _unit_rows(X)
+    n = A.shape[0]
+    k = check_int("k (neighbours)", k, 1, max(n - 1, 1))
+    step = max(1, block_entries // max(n, 1))
+    idx, sim = np.empty((n, k), dtype=np.int64), np.empty((n, k))
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        S = A[start:stop] @ A.T
+        S = S.toarray() if sp.issparse(S) else np.array(S, dtype=np.float64)
+        S[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # never the row itself
+        idx[start:stop], sim[start:stop] = top_neighbours(S, k)
+    return idx, sim
 
 
 def knn_scores(idx: np.ndarray, sim: np.ndarray, R: Any) -> np.ndarray:

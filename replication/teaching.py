@@ -272,11 +272,13 @@ def drop_interactions(matrix: Any, fraction: float, seed: int = 0) -> sp.csr_arr
     return out
 
 
-def recommended_popularity(scores: np.ndarray, train: Any, k: int = 10) -> float:
+def recommended_popularity(scores: np.ndarray, train: Any, k: int = 10, everyone: Any = None) -> float:
     """Median number of training interactions of the items in every user's top-k (train items excluded): low values
-    mean the model recommends obscure items."""
+    mean the model recommends obscure items. `scores` and `train` may be the rows of a sample of users; popularity
+    is then counted in `everyone` (the whole training matrix)."""
     from .metrics import top_k
 
     train = sp.csr_array(train)
-    popularity = np.bincount(train.indices, minlength=train.shape[1])
+    counted = train if everyone is None else sp.csr_array(everyone)
+    popularity = np.bincount(counted.indices, minlength=counted.shape[1])
     return float(np.median(popularity[top_k(scores, k, exclude=train)]))

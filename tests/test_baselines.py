@@ -205,6 +205,17 @@ def test_random_is_seeded_per_user_row() -> None:
     assert 0.45 < a.score().mean() < 0.55
 
 
+@pytest.mark.parametrize("n_items", [20, 21])  # odd widths start rows in the middle of a 64-bit draw
+def test_random_rows_are_those_of_one_seeded_table(n_items: int) -> None:
+    """Scoring users alone (no table in memory) gives exactly row r of default_rng(seed).random((n, m), float32)."""
+    X = sp.random(9, n_items, density=0.3, random_state=0, format="csr")
+    table = np.random.default_rng(5).random((9, n_items), dtype=np.float32)
+    model = Random(seed=5).fit(X)
+    np.testing.assert_array_equal(model.score(), table)
+    np.testing.assert_array_equal(model.score(np.array([8, 3, 3])), table[[8, 3, 3]])
+    assert model.score(np.array([], dtype=int)).shape == (0, n_items)
+
+
 # ---------------------------------------------------------------- BiasedMF
 
 

@@ -26,13 +26,14 @@ from ..checks import check_seeds
 from ..errors import ConfigError
 from ..experiments import claims as C
 from ..experiments import runner
-from ..experiments.protocols import load_data
-from .common import setup, write
+from ..experiments.protocols import data_source, load_data
+from .common import chapter_data, setup, write
 
 PARAMETERS = dict(seeds=[0, 1, 2, 3, 4], autorec_hidden=50, autorec_epochs=10, autorec_epochs_alternative=30,
                   autorec_lr=0.003, autorec_batch=64, vae_hidden=150, vae_latent=50, vae_epochs=100,
                   vae_patience=10, vae_lr=3e-3, dae_dropout=0.5, betas=[0.0, 0.2, 1.0], beta_ref=0.2,
-                  n_heldout_users=100, example_user=-1, n_jobs=2)
+                  n_heldout_users=100, example_user=-1, n_jobs=2, dataset="ml-100k", data_dir="")
+SUMMARY_USERS = 10_000  # users whose predictions the collapse statistics describe (all of them up to ML-1M)
 TOL = 0.5  # a prediction within half a star of 0 is "near zero" (closer to "no rating" than to 1 star)
 K = 10
 
@@ -40,27 +41,40 @@ K = 10
 # ---------------------------------------------------------------------------------------------------- AutoRec
 
 
+def summary_users(n_users: int, seed: int) -> np.ndarray:
+    """The users whose predictions the collapse statistics describe: all of them up to SUMMARY_USERS (ML-100K,
+    ML-1M), else a seeded sample of that many (ML-20M), so that no dense users x items matrix is held."""
+    if n_users <= SUMMARY_USERS:
+        return np.arange(n_users)
+    return np.sort(np.random.default_rng(seed).choice(n_users, SUMMARY_USERS, replace=False))
+
+
 def autorec_job(seed: int, loss: str, hidden: int, epochs: int, lr: float, batch_size: int,
-                keep: bool) -> runner.JobOutput:
+                keep: bool, dataset: str = "ml-100k", data_dir: str = "") -> runner.JobOutput:
     """U-AutoRec with one loss on one random 90/10 split: rating error, top-10 quality and how the predictions on
-    unrated entries are distributed (the collapse)."""
-    data = load_data()
+    unrated entries are distributed (the collapse). Scores are computed for blocks of users at a time."""
+    data = load_data(dataset, data_dir)
     split = splits.random_split(data.ratings, 0.1, seed=seed, shape=(data.n_users, data.n_items))
     model = models.AutoRec(hidden=hidden, epochs=epochs, lr=lr, batch_size=batch_size, optimizer="adam",
                            loss=loss, seed=seed).fit(split.train)
-    raw = model.score()
-    summary = teaching.prediction_summary(raw, split.train, tol=TOL)
-    topn = metrics.evaluate_topn(raw, split.train, split.test, ks=(K,), relevant_threshold=4.0)
-    values = {"rmse": metrics.rmse(np.clip(raw, 1.0, 5.0), split.test), f"ndcg@{K}": topn[f"ndcg@{K}"],
+    rows = summary_users(data.n_users, seed)
+    seen = split.train[rows]
+    scores = metrics.scores_or_scorer(model.score, split.train.shape)
+    raw = scores(rows) if callable(scores) else scores[rows]
+    summary = teaching.prediction_summary(raw, seen, tol=TOL)
+    clipped = (lambda users: np.clip(scores(users), 1.0, 5.0)) if callable(scores) else np.clip(scores, 1.0, 5.0)
+    topn = metrics.evaluate_topn(scores, split.train, split.test, ks=(K,), relevant_threshold=4.0)
+    values = {"rmse": metrics.rmse(clipped, split.test),
+              f"ndcg@{K}": topn[f"ndcg@{K}"],
               f"recall@{K}": topn[f"recall@{K}"], f"coverage@{K}": topn[f"coverage@{K}"],
-              "median popularity of top-k": teaching.recommended_popularity(raw, split.train, K),
+              "median popularity of top-k": teaching.recommended_popularity(raw, seen, K, split.train),
               "median unobserved prediction": summary["unobserved"]["median"],
               "share near zero": summary["unobserved"]["near_zero"],
               "collapsed": float(teaching.is_collapsed(summary, TOL))}
     records = [{"model": f"AutoRec, {loss} loss", "metric": m, "value": float(v)} for m, v in values.items()]
     artifacts = None
     if keep:
-        artifacts = {"model": model, "unobserved": teaching.unobserved_predictions(raw, split.train, seed=0)}
+        artifacts = {"model": model, "unobserved": teaching.unobserved_predictions(raw, seen, seed=0)}
     return runner.JobOutput(records, artifacts)
 
 
@@ -69,10 +83,10 @@ def autorec_job(seed: int, loss: str, hidden: int, epochs: int, lr: float, batch
 
 def vae_job(seed: int, name: str, variational: bool, dropout: float, beta_cap: float, hidden: int, latent: int,
             epochs: int, patience: int, lr: float, n_heldout_users: int, corrupt: float,
-            keep: bool) -> runner.JobOutput:
+            keep: bool, dataset: str = "ml-100k", data_dir: str = "") -> runner.JobOutput:
     """One Mult-DAE / Mult-VAE variant on one strong-generalization split: test nDCG@k and recall@k, the final KL
     and reconstruction terms, active latent units, and nDCG@100 with part of each test user's input hidden."""
-    data = load_data()
+    data = load_data(dataset, data_dir)
     sg = splits.strong_generalization(data.ratings, n_heldout_users=n_heldout_users, seed=seed, n_items=data.n_items)
     model = models.MultVAE(variational=variational, dropout=dropout, beta_cap=beta_cap, hidden=hidden, latent=latent,
                            epochs=epochs, patience=patience, lr=lr, seed=seed).fit(
@@ -115,8 +129,10 @@ def run(seeds=(0, 1, 2, 3, 4), autorec_hidden: int = 50, autorec_epochs: int = 1
         autorec_epochs_alternative: int = 30, autorec_lr: float = 0.003, autorec_batch: int = 64,
         vae_hidden: int = 150, vae_latent: int = 50, vae_epochs: int = 100, vae_patience: int = 10,
         vae_lr: float = 3e-3, dae_dropout: float = 0.5, betas=(0.0, 0.2, 1.0), beta_ref: float = 0.2,
-        n_heldout_users: int = 100, example_user: int = -1, n_jobs: int = 2) -> Result:
+        n_heldout_users: int = 100, example_user: int = -1, n_jobs: int = 2, dataset: str = "ml-100k",
+        data_dir: str = "") -> Result:
     setup()
+    source = data_source(dataset, data_dir)
     seeds = check_seeds(seeds)
     if beta_ref not in betas:
         raise ConfigError(f"beta_ref={beta_ref} must be one of betas={list(betas)}")
@@ -124,15 +140,18 @@ def run(seeds=(0, 1, 2, 3, 4), autorec_hidden: int = 50, autorec_epochs: int = 1
                   autorec_epochs_alternative=autorec_epochs_alternative, autorec_lr=autorec_lr,
                   autorec_batch=autorec_batch, vae_hidden=vae_hidden, vae_latent=vae_latent, vae_epochs=vae_epochs,
                   vae_patience=vae_patience, vae_lr=vae_lr, dae_dropout=dae_dropout, betas=list(betas),
-                  beta_ref=beta_ref, n_heldout_users=n_heldout_users, example_user=example_user, n_jobs=n_jobs)
+                  beta_ref=beta_ref, n_heldout_users=n_heldout_users, example_user=example_user, n_jobs=n_jobs,
+                  **source)
     jobs = [runner.Job(autorec_job, dict(seed=s, loss=loss, hidden=autorec_hidden, epochs=e, lr=autorec_lr,
-                                         batch_size=autorec_batch, keep=s == seeds[0] and e == autorec_epochs),
+                                         batch_size=autorec_batch, keep=s == seeds[0] and e == autorec_epochs,
+                                         **source),
                        {"seed": s, "experiment": "loss", "epochs": e})
             for e in (autorec_epochs, autorec_epochs_alternative) for s in seeds for loss in ("masked", "full")]
     conditions = vae_conditions(dae_dropout, list(betas))
     jobs += [runner.Job(vae_job, dict(seed=s, name=name, hidden=vae_hidden, latent=vae_latent, epochs=vae_epochs,
                                       patience=vae_patience, lr=vae_lr, n_heldout_users=n_heldout_users, corrupt=0.5,
-                                      keep=s == seeds[0], **spec), {"seed": s, "experiment": "vae"}, cost=3.0)
+                                      keep=s == seeds[0], **spec, **source), {"seed": s, "experiment": "vae"},
+                        cost=3.0)
              for s in seeds for name, spec in conditions.items()]
     timer = results.Timer()
     with timer("all runs"):
@@ -144,7 +163,7 @@ def run(seeds=(0, 1, 2, 3, 4), autorec_hidden: int = 50, autorec_epochs: int = 1
                 autorec_out[job.params["loss"]] = art
             else:
                 vae_out[job.params["name"]] = art
-    data = load_data()
+    data = load_data(**source)
     counts = np.diff(data.rating_matrix().indptr)
     user = int(np.argsort(counts, kind="stable")[len(counts) // 2]) if example_user < 0 else int(example_user)
     return Result(outcome.frame, autorec_out, vae_out, user, params, timer.seconds)
@@ -174,7 +193,7 @@ def table(result: Result, experiment: str) -> pd.DataFrame:
 
 
 def first_split(result: Result) -> splits.RatingSplit:
-    data = load_data()
+    data = chapter_data(result.params)
     return splits.random_split(data.ratings, 0.1, seed=result.params["seeds"][0], shape=(data.n_users, data.n_items))
 
 
@@ -186,11 +205,11 @@ def trip(result: Result, user: int | None = None, loss: str = "masked", k: int =
     with torch.no_grad():
         return teaching.step_through(x, lambda v: net.encode(torch.from_numpy(v / model.scale).float()),
                                      lambda z: net.decode(torch.from_numpy(z)) * model.scale, k=k,
-                                     titles=load_data().title)
+                                     titles=chapter_data(result.params).title)
 
 
 def user_figure(result: Result) -> plt.Figure:
-    data = load_data()
+    data = chapter_data(result.params)
     R = data.rating_matrix()
     counts = np.diff(R.indptr)
     x_user = R[[result.example_user]].toarray().ravel()
@@ -257,8 +276,9 @@ def explorer_users(result: Result, n_users: int = 5) -> list[pipeline.ExplorerUs
 
 def explorer(result: Result, n_users: int = 5) -> pipeline.Explorer:
     """The interactive pipeline explorer: `n_users` held-out users through the four first-seed models."""
+    titles = chapter_data(result.params).title
     data = pipeline.explorer_data(explorer_models(result), explorer_users(result, n_users),
-                                  [load_data().title(i) for i in range(load_data().n_items)], k=K)
+                                  [titles(i) for i in range(chapter_data(result.params).n_items)], k=K)
     return pipeline.Explorer(data)
 
 
@@ -451,7 +471,7 @@ def claims(result: Result) -> list[C.Claim]:
 
 def numbers(result: Result) -> dict:
     p = result.params
-    data = load_data()
+    data = chapter_data(result.params)
     R = data.rating_matrix()
     counts = np.diff(R.indptr)
     t = trip(result)

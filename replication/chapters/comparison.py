@@ -17,7 +17,6 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from .. import explain, metrics, models, plots, profiling, results
 from ..errors import ConfigError
@@ -25,12 +24,12 @@ from ..splits import positives
 from ..checks import check_seeds
 from ..experiments import claims as C
 from ..experiments import runner
-from ..experiments.protocols import holdout, side_information
+from ..experiments.protocols import data_source, holdout, side_information
 from .common import setup, write
 
 MODELS = ["Random", "Pop", "ItemKNN", "UserKNN", "EASE", "AutoRec", "E-AutoRec", "SEMAUTO-sum", "SEMAUTO-kNN",
           "Mult-DAE", "Mult-VAE", "C-VAE"]
-PARAMETERS = {"seeds": [0, 1, 2, 3, 4], "models": MODELS, "settings": {}, "n_jobs": 2}
+PARAMETERS = {"seeds": [0, 1, 2, 3, 4], "models": [], "settings": {}, "n_jobs": 2, "dataset": "ml-100k", "data_dir": ""}
 # each model's settings: those of its own chapter (tuned there on validation data, never on these test splits)
 DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
     "AutoRec": {"hidden": 300, "l2": 3.0, "epochs": 200, "patience": 10},
@@ -62,10 +61,9 @@ IMPLICIT = {"Mult-DAE", "Mult-VAE", "C-VAE"}  # trained on ratings >= 4 as impli
 COST = {"SEMAUTO": 8.0, "C-VAE": 6.0, "E-AutoRec": 5.0, "AutoRec": 3.0, "Mult-VAE": 3.0, "Mult-DAE": 3.0}
 
 
-def _evaluate(scores: np.ndarray, split, E: sp.csr_array) -> list[dict[str, Any]]:
+def _evaluate(scores: metrics.Scores, split, expl: metrics.Explainable) -> list[dict[str, Any]]:
     """The protocol's metrics under the main choices and the alternatives the claims are re-judged with."""
     known = split.fit_train + split.valid  # every item the system knows the user rated: never recommended
-    expl = explain.explainable_mask(E)
     out = []
     for relevant, threshold in ((">= 4", 4.0), ("all", None)):
         for candidates in ("unrated", "test_items"):
@@ -80,11 +78,13 @@ def _evaluate(scores: np.ndarray, split, E: sp.csr_array) -> list[dict[str, Any]
     return out
 
 
-def fit_and_evaluate(model: str, seed: int, settings: dict[str, Any]) -> runner.JobOutput:
+def fit_and_evaluate(model: str, seed: int, settings: dict[str, Any], dataset: str = "ml-100k",
+                     data_dir: str = "") -> runner.JobOutput:
     """Fit one model (SEMAUTO: both recommenders from one training) on one split and record its metrics, training
-    time and peak extra memory."""
-    split = holdout(seed, "holdout", 0.2, valid_fraction=0.2)
-    E = explain.explainability_matrix(split.fit_train, PROTOCOL["n_neighbors"], PROTOCOL["theta"])
+    time and peak extra memory. Scores are a dense matrix up to ML-1M, a scorer of user blocks beyond."""
+    source = {"dataset": dataset, "data_dir": data_dir}
+    split = holdout(seed, "holdout", 0.2, valid_fraction=0.2, **source)
+    expl = explain.explainable_pairs(split.fit_train, PROTOCOL["n_neighbors"], PROTOCOL["theta"])
     names = ["SEMAUTO-sum", "SEMAUTO-kNN"] if model == "SEMAUTO" else [model]
     train = split.fit_train
     valid = None
@@ -93,15 +93,16 @@ def fit_and_evaluate(model: str, seed: int, settings: dict[str, Any]) -> runner.
         valid = metrics.Validation(positives(split.valid), metric="ndcg@100", exclude=train)
     elif model in TRAINED:
         valid = metrics.Validation(split.valid, metric="rmse")
-    side = side_information(models.SIDE[names[0]], split.fit_train)
+    side = side_information(models.SIDE[names[0]], split.fit_train, **source)
     params = {**({"seed": seed} if model in TRAINED or model == "Random" else {}), **settings}
     fitted = profiling.measure(lambda: models.make(names[0], **params).fit(train, valid=valid, side=side))
     records = []
     for name in names:
         recommender = fitted.result if model != "SEMAUTO" else fitted.result.variant(
             "sum" if name == "SEMAUTO-sum" else "knn")
-        scored = profiling.measure(recommender.score)  # kNN models do their work here
-        for record in _evaluate(scored.result, split, E):
+        # kNN models do their work here (on a block of users at a time when the matrix is too large to hold)
+        scored = profiling.measure(lambda: metrics.scores_or_scorer(recommender.score, split.fit_train.shape))
+        for record in _evaluate(scored.result, split, expl):
             records.append({"model": name, **record})
         records += [{"model": name, "metric": "fit_and_score_seconds", "value": fitted.seconds + scored.seconds},
                     {"model": name, "metric": "peak_mb", "value": max(fitted.peak_mb, scored.peak_mb)}]
@@ -125,27 +126,33 @@ class Result:
 
 
 def run(seeds=(0, 1, 2, 3, 4), models: list[str] | None = None, settings: dict | None = None,
-        n_jobs: int = 2) -> Result:
-    """Every model x seed through the runner (SEMAUTO's two recommenders share one training)."""
+        n_jobs: int = 2, dataset: str = "ml-100k", data_dir: str = "") -> Result:
+    """Every model x seed through the runner (SEMAUTO's two recommenders share one training). Beyond ML-100K
+    there is no knowledge graph: the SEMAUTO models are left out of the default list and refused when named."""
     setup()
+    source = data_source(dataset, data_dir)
     seeds = check_seeds(seeds)
-    names = list(models or MODELS)
-    unknown = sorted(set(names) - set(MODELS))
+    graph = dataset == "ml-100k" and not data_dir
+    allowed = MODELS if graph else [m for m in MODELS if not m.startswith("SEMAUTO")]
+    names = list(models or allowed)
+    unknown = sorted(set(names) - set(allowed))
     if unknown:
-        raise ConfigError(f"unknown models {unknown}; allowed: {MODELS}")
+        why = "" if graph else f" (without a knowledge graph, on {dataset})"
+        raise ConfigError(f"unknown models {unknown}{why}; allowed: {allowed}")
     chosen = {m: {**DEFAULT_SETTINGS.get(m, {}), **(settings or {}).get(m, {})} for m in names}
     semauto = [m for m in names if m.startswith("SEMAUTO")]
     groups = [m for m in names if not m.startswith("SEMAUTO")] + (["SEMAUTO"] if semauto else [])
     semauto_settings = {**DEFAULT_SETTINGS["SEMAUTO"], **(settings or {}).get("SEMAUTO", {})}
     jobs = [runner.Job(fit_and_evaluate, {"model": g, "seed": s,
-                                          "settings": semauto_settings if g == "SEMAUTO" else chosen[g]},
+                                          "settings": semauto_settings if g == "SEMAUTO" else chosen[g],
+                                          **source},
                        labels={"seed": s}, cost=COST.get(g, 1.0)) for s in seeds for g in groups]
     timer = results.Timer()
     with timer("train and evaluate"):
         outcome = runner.run(jobs, n_jobs=n_jobs, desc="comparison")
     frame = outcome.frame[outcome.frame["model"].isin(names)]
     params = {"seeds": seeds, "models": names, "settings": chosen | ({"SEMAUTO": semauto_settings} if semauto else {}),
-              "n_jobs": n_jobs}
+              "n_jobs": n_jobs, **source}
     return Result(frame.reset_index(drop=True), params, timer.seconds, outcome)
 
 

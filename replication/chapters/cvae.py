@@ -19,24 +19,23 @@ import pandas as pd
 import scipy.sparse as sp
 import scipy.stats
 
-from .. import datasets, latent, metrics, models, plots, results, splits
+from .. import latent, metrics, models, plots, results, splits
 from ..checks import check_seeds
 from ..experiments import claims as C
 from ..experiments import runner
-from ..experiments.protocols import conditioned_eval, load_data, strong_metrics
-from .common import setup, write
+from ..experiments.protocols import conditioned_eval, data_source, load_data, strong_metrics
+from .common import chapter_data, setup, write
 
 NETWORKS = {"Mult-DAE": {"variational": False}, "Mult-VAE": {}, "C-VAE": {"conditioned": True},
             "C-VAE full": {"conditioned": True, "cond_per_epoch": None}}
 PARAMETERS = dict(seeds=[0, 1, 2, 3, 4], n_heldout_users=100, epochs=100, patience=10, batch_size=64, lr=1e-3,
                   beta_cap=0.2, anneal_fraction=0.5, cond_per_epoch=3.0, balance=True, ablation_seeds=[0, 1],
                   ease_l2_grid=[100.0, 500.0, 2000.0], k_cond=10, n_components=5, n_perm=9999,
-                  silhouette_sample=4000, n_jobs=2)
-GENRES = list(datasets.GENRES)
+                  silhouette_sample=4000, n_jobs=2, dataset="ml-100k", data_dir="")
 
 
-def _split(seed: int, n_heldout_users: int) -> splits.StrongSplit:
-    data = load_data()
+def _split(seed: int, n_heldout_users: int, dataset: str = "ml-100k", data_dir: str = "") -> splits.StrongSplit:
+    data = load_data(dataset, data_dir)
     return splits.strong_generalization(data.ratings, n_heldout_users=n_heldout_users, seed=seed,
                                         n_items=data.n_items)
 
@@ -48,10 +47,10 @@ def _all_users(split: splits.StrongSplit) -> sp.csr_array:
 
 def train_and_evaluate(seed: int, network: str, n_heldout_users: int, settings: dict[str, Any], k_cond: int,
                        n_components: int, n_perm: int, silhouette_sample: int, latent_study: bool,
-                       keep_figures: bool) -> runner.JobOutput:
+                       keep_figures: bool, dataset: str = "ml-100k", data_dir: str = "") -> runner.JobOutput:
     """Train one network on one split; test metrics, the conditioned evaluation and (C-VAE) the latent study."""
-    split = _split(seed, n_heldout_users)
-    G = load_data().genre_matrix()
+    split = _split(seed, n_heldout_users, dataset, data_dir)
+    G = load_data(dataset, data_dir).genre_matrix()
     spec = dict(NETWORKS[network])
     conditioned = spec.pop("conditioned", False)
     model = models.MultVAE(seed=seed, **{**settings, **spec}).fit(
@@ -81,7 +80,7 @@ def train_and_evaluate(seed: int, network: str, n_heldout_users: int, settings: 
         records += [{"model": network, "condition": int(g), "metric": m, "value": float(v)}
                     for m, values in (("profiling rho", figures["profile"]["rho"]),
                                       ("profiling p", figures["profile"]["p"]),
-                                      ("centroid distance", figures["distance"].loc[np.arange(len(GENRES))]))
+                                      ("centroid distance", figures["distance"].loc[np.arange(G.shape[1])]))
                     for g, v in enumerate(values)]
         if keep_figures:
             artifacts["latent"] = figures
@@ -96,7 +95,8 @@ def study_latent_space(model, split, G, n_components: int, n_perm: int, silhouet
     X = _all_users(split)
     points, labels, _ = latent.latent_points(model, X)
     coords, explained = latent.fit_pca(points, n_components, seed=seed)
-    classes = np.arange(len(GENRES))
+    n_genres = G.shape[1]
+    classes = np.arange(n_genres)
     genre_c = latent.centroids(coords, labels, classes)
     dist = latent.centrality(coords, labels, center=np.zeros(n_components))
     popularity = np.asarray((X @ G).sum(axis=0)).ravel()
@@ -104,24 +104,25 @@ def study_latent_space(model, split, G, n_components: int, n_perm: int, silhouet
     mantel_r, mantel_p = latent.mantel(latent.centroid_distances(genre_c), latent.cooccurrence_dissimilarity(G),
                                        n_perm=n_perm, seed=seed)
     profile = latent.profile_correlations(coords[labels == -1], genre_c, latent.genre_tastes(X, G))
-    n_sig = int(((profile["rho"] > 0) & (profile["p"] < 0.05 / len(GENRES))).sum())
+    n_sig = int(((profile["rho"] > 0) & (profile["p"] < 0.05 / n_genres)).sum())
     measured = {"explained (5 PCs)": float(explained.sum()),
                 "silhouette PCs": latent.silhouette(coords, labels, sample_size=silhouette_sample, seed=seed),
                 "silhouette latent": latent.silhouette(points, labels, sample_size=silhouette_sample, seed=seed),
                 "mantel r": mantel_r, "mantel p": mantel_p,
                 "rank of unconditioned": float((dist < dist.loc[-1]).sum() + 1),
                 "popularity rho": float(pop_rho), "popularity p": float(pop_p),
-                "profiling share significant": n_sig / len(GENRES)}
-    sample = np.random.default_rng(seed).permutation(len(labels))[: 250 * (len(GENRES) + 1)]
+                "profiling share significant": n_sig / n_genres}
+    sample = np.random.default_rng(seed).permutation(len(labels))[: 250 * (n_genres + 1)]
     figures = {"coords": coords[sample].astype(np.float32), "labels": labels[sample], "explained": explained,
                "distance": dist, "popularity": popularity, "centroids": genre_c, "profile": profile,
                "dissimilarity": latent.cooccurrence_dissimilarity(G)}
     return measured, figures
 
 
-def baselines_job(seed: int, n_heldout_users: int, ease_l2_grid: list[float]) -> runner.JobOutput:
+def baselines_job(seed: int, n_heldout_users: int, ease_l2_grid: list[float], dataset: str = "ml-100k",
+                  data_dir: str = "") -> runner.JobOutput:
     """Random, popularity and EASE (l2 chosen on the validation users) on one split."""
-    split = _split(seed, n_heldout_users)
+    split = _split(seed, n_heldout_users, dataset, data_dir)
     records = []
     for name, model in (("Random", models.Random(seed=seed)), ("Popularity", models.Popularity())):
         model.fit(split.train)
@@ -150,25 +151,27 @@ def run(seeds=(0, 1, 2, 3, 4), n_heldout_users: int = 100, epochs: int = 100, pa
         batch_size: int = 64, lr: float = 1e-3, beta_cap: float = 0.2, anneal_fraction: float = 0.5,
         cond_per_epoch: float = 3.0, balance: bool = True, ablation_seeds=(0, 1), ease_l2_grid=(100.0, 500.0, 2000.0),
         k_cond: int = 10, n_components: int = 5, n_perm: int = 9999, silhouette_sample: int = 4000,
-        n_jobs: int = 2) -> Result:
+        n_jobs: int = 2, dataset: str = "ml-100k", data_dir: str = "") -> Result:
     setup()
+    source = data_source(dataset, data_dir)
     seeds, ablation_seeds = check_seeds(seeds), check_seeds(ablation_seeds)
     params = dict(seeds=seeds, n_heldout_users=n_heldout_users, epochs=epochs, patience=patience,
                   batch_size=batch_size, lr=lr, beta_cap=beta_cap, anneal_fraction=anneal_fraction,
                   cond_per_epoch=cond_per_epoch, balance=balance, ablation_seeds=ablation_seeds,
                   ease_l2_grid=list(ease_l2_grid), k_cond=k_cond, n_components=n_components, n_perm=n_perm,
-                  silhouette_sample=silhouette_sample, n_jobs=n_jobs)
+                  silhouette_sample=silhouette_sample, n_jobs=n_jobs, **source)
     settings = dict(epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, beta_cap=beta_cap,
                     anneal_fraction=anneal_fraction, cond_per_epoch=cond_per_epoch, balance=balance)
     study = dict(n_heldout_users=n_heldout_users, k_cond=k_cond, n_components=n_components, n_perm=n_perm,
-                 silhouette_sample=silhouette_sample)
+                 silhouette_sample=silhouette_sample, **source)
     cost = {"C-VAE full": 12.0, "C-VAE": 4.0, "Mult-VAE": 1.0, "Mult-DAE": 1.0}
     jobs = [runner.Job(train_and_evaluate, {"seed": s, "network": n, "settings": settings, **study,
                                             "latent_study": n == "C-VAE", "keep_figures": n == "C-VAE" and
                                             s == seeds[0]}, {"seed": s}, cost=cost[n])
             for s in seeds for n in NETWORKS if n != "C-VAE full" or s in ablation_seeds]
     jobs += [runner.Job(baselines_job, {"seed": s, "n_heldout_users": n_heldout_users,
-                                        "ease_l2_grid": list(ease_l2_grid)}, {"seed": s}, cost=0.5) for s in seeds]
+                                        "ease_l2_grid": list(ease_l2_grid), **source}, {"seed": s}, cost=0.5)
+             for s in seeds]
     timer = results.Timer()
     with timer("all runs"):
         outcome = runner.run(jobs, n_jobs=n_jobs, desc="C-VAE")
@@ -226,7 +229,7 @@ def genre_figure(result: Result) -> plt.Figure:
     f = result.frame[(result.frame["metric"] == "ndcg") & result.frame["model"].isin(
         ["Mult-VAE unconditioned", "Mult-VAE + genre filter", "C-VAE conditioned"])]
     by_genre = f.groupby(["condition", "model"])["value"].mean().unstack()
-    by_genre.index = [GENRES[int(c)] for c in by_genre.index]
+    by_genre.index = [genre_names(result)[int(c)] for c in by_genre.index]
     fig, ax = plt.subplots(figsize=(8, 3.8))
     by_genre[["Mult-VAE unconditioned", "Mult-VAE + genre filter", "C-VAE conditioned"]].plot.bar(ax=ax, width=0.8)
     plots.label_axes(ax, "condition (genre)", f"nDCG@{result.params['k_cond']} on the genre's held-out items",
@@ -259,13 +262,13 @@ def views_figure(result: Result) -> plt.Figure:
     coords, labels, explained = fig_data["coords"], fig_data["labels"], fig_data["explained"]
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.6))
     for ax, (i, j) in zip(axes, ((1, 4), (2, 4))):
-        latent.plot_view(ax, coords, labels, GENRES, i, j)
+        latent.plot_view(ax, coords, labels, genre_names(result), i, j)
         ax.set_title(f"PC{i + 1} x PC{j + 1} ({100 * explained[i]:.1f}% and {100 * explained[j]:.1f}% of variance)")
     return fig
 
 
 def grid_figure(result: Result) -> plt.Figure:
-    fig = latent.pair_grid(result.figures["coords"], result.figures["labels"], GENRES,
+    fig = latent.pair_grid(result.figures["coords"], result.figures["labels"], genre_names(result),
                            n=result.params["n_components"])
     fig.suptitle("First five principal components: users (below the diagonal), centroids (above), "
                  "per-condition histograms (diagonal)", y=1.01, fontsize=10)
@@ -274,9 +277,9 @@ def grid_figure(result: Result) -> plt.Figure:
 
 def nearest_table(result: Result) -> pd.DataFrame:
     f = result.figures
-    table = latent.nearest_genres(f["centroids"], GENRES, n=3)
+    table = latent.nearest_genres(f["centroids"], genre_names(result), n=3)
     table["interactions"] = f["popularity"].astype(int)
-    table["distance from centre"] = f["distance"].loc[np.arange(len(GENRES))].to_numpy().round(3)
+    table["distance from centre"] = f["distance"].loc[np.arange(len(genre_names(result)))].to_numpy().round(3)
     table["profiling rho"] = f["profile"]["rho"].round(2).to_numpy()
     return table.sort_values("interactions", ascending=False)
 
@@ -284,17 +287,17 @@ def nearest_table(result: Result) -> pd.DataFrame:
 def centrality_figure(result: Result) -> plt.Figure:
     f = result.figures
     dist, popularity = f["distance"], f["popularity"]
-    classes = np.arange(len(GENRES))
+    classes = np.arange(len(genre_names(result)))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     axes[0].scatter(popularity, dist.loc[classes])
     for g in classes:
-        axes[0].annotate(GENRES[g], (popularity[g], dist.loc[g]), fontsize=7, xytext=(2, 2), textcoords="offset points")
+        axes[0].annotate(genre_names(result)[g], (popularity[g], dist.loc[g]), fontsize=7, xytext=(2, 2), textcoords="offset points")
     axes[0].axhline(dist.loc[-1], color="black", linestyle="--", label="unconditioned centroid")
     axes[0].set_xscale("log")
     axes[0].legend()
     plots.label_axes(axes[0], "interactions with the genre (log scale)", "centroid distance from the centre",
                      "Popular genres central?")
-    iu = np.triu_indices(len(GENRES), k=1)
+    iu = np.triu_indices(len(genre_names(result)), k=1)
     axes[1].scatter(f["dissimilarity"][iu], latent.centroid_distances(f["centroids"])[iu], s=12)
     plots.label_axes(axes[1], "Jaccard dissimilarity of the genres over movies", "distance between centroids",
                      "Related genres close?")
@@ -392,14 +395,24 @@ def numbers(result: Result) -> dict:
             "pop_rho": lat["popularity rho"].mean(), "pop_p": lat["popularity p"].median(),
             "rank_uncond": lat["rank of unconditioned"].median(),
             "profile_share": lat["profiling share significant"].mean()}
-    split = _split(result.params["seeds"][0], result.params["n_heldout_users"])
-    users, _ = models.vae.expand_conditions(split.train, load_data().genre_matrix())
+    split = first_split(result)
+    users, _ = models.vae.expand_conditions(split.train, chapter_data(result.params).genre_matrix())
     out |= {"n_train_users": split.train.shape[0], "expansion": len(users) / split.train.shape[0]}
     return out
 
 
+def first_split(result: Result) -> splits.StrongSplit:
+    p = result.params
+    return _split(p["seeds"][0], p["n_heldout_users"], p.get("dataset", "ml-100k"), p.get("data_dir", ""))
+
+
+def genre_names(result: Result) -> list[str]:
+    """The genres (conditions) of the data set the chapter ran on, in the order of its genre matrix."""
+    return list(chapter_data(result.params).genres)
+
+
 def split_table(result: Result) -> pd.DataFrame:
-    s = _split(result.params["seeds"][0], result.params["n_heldout_users"])
+    s = first_split(result)
     return pd.DataFrame({"users": [s.train.shape[0], s.valid_in.shape[0], s.test_in.shape[0]],
                          "interactions": [s.train.nnz, s.valid_in.nnz + s.valid_out.nnz, s.test_in.nnz + s.test_out.nnz]},
                         index=["train", "validation", "test"])

@@ -26,9 +26,9 @@ from .. import explain, metrics, models, plots, results
 from ..checks import check_choice, check_int, check_seeds
 from ..experiments import claims as C
 from ..experiments import runner
-from ..experiments.protocols import holdout, load_data
+from ..experiments.protocols import data_source, holdout
 from ..models.autorec import AutoRec
-from .common import setup, write
+from .common import chapter_data, setup, write
 
 MODELS = ("AutoRec", "E-AutoRec")
 SUM = "E-AutoRec (r + e)"  # Eq. 4 read as W1 (r + e): one weight block over the sum of the two inputs
@@ -37,7 +37,8 @@ PARAMETERS = dict(seeds=[0, 1, 2, 3, 4], sweep_seeds=[0, 1, 2], hidden=300, n_ne
                   l2_grid=[5.0, 10.0, 20.0],
                   ns=[5, 10, 20, 30, 40, 50], n_fixed=10, hidden_grid=[100, 300, 500], neighbor_grid=[10, 50, 200],
                   theta_grid=[0.0, 1.0, 2.0], relevant_threshold=4.0, strict_threshold=5.0,
-                  reference_l2_grid=[1.0, 3.0, 10.0, 30.0], example_user=-1, n_jobs=2)
+                  reference_l2_grid=[1.0, 3.0, 10.0, 30.0], example_user=-1, n_jobs=2, dataset="ml-100k",
+                  data_dir="")
 # how the ranked lists are built and judged: the main protocol and the alternatives of the sensitivity lists
 EVALUATIONS = ("main", "clipped", "test_items", "strict")
 RANKING_ALTERNATIVES = {"rank clipped predictions (ties at 5 stars, by item index)": "clipped",
@@ -52,20 +53,34 @@ def _evaluation(name: str, relevant_threshold: float, strict_threshold: float) -
             "strict": ("raw", "unrated", strict_threshold)}[name]
 
 
-def _tied_shares(scores: np.ndarray, known, ns: list[int]) -> dict[int, float]:
+def _tied_shares(scores: metrics.Scores, known, ns: list[int]) -> dict[int, float]:
     """Per list length n: the share of users whose n-th and (n+1)-th best unrated items have the same score (a tie
-    decides what enters the list)."""
-    s = np.where(known.toarray() > 0, -np.inf, scores)
-    m = min(max(ns) + 1, s.shape[1])
-    top = -np.sort(-np.partition(s, s.shape[1] - m, axis=1)[:, -m:], axis=1)
+    decides what enters the list); computed on blocks of users."""
+    m = min(max(ns) + 1, known.shape[1])
+    tops = []
+    for where, block in metrics.score_blocks(scores, np.arange(known.shape[0]), known.shape[1]):
+        s = np.where(known[np.arange(known.shape[0])[where]].toarray() > 0, -np.inf, block)
+        tops.append(-np.sort(-np.partition(s, s.shape[1] - m, axis=1)[:, -m:], axis=1))
+    top = np.concatenate(tops)
     return {n: float(np.mean(top[:, n - 1] == top[:, n])) for n in ns if n < m}
 
 
+def _transformed(scores: metrics.Scores, how: str, seed: int) -> metrics.Scores:
+    """Scores clipped to [1, 5] ("clipped") or with exact ties in a seeded random order ("ties"): of the whole
+    matrix, or block by block for a scorer (then seeded by the block's first row)."""
+    def apply(block: np.ndarray, block_seed: int) -> np.ndarray:
+        return np.clip(block, 1, 5) if how == "clipped" else metrics.break_ties(block, block_seed)
+
+    if callable(scores):
+        return lambda rows: apply(scores(rows), seed + int(rows[0]) if len(rows) else seed)
+    return apply(scores, seed)
+
+
 @functools.lru_cache(maxsize=32)
-def _explainable(seed: int, n_neighbors: int, theta: float):
+def _explainable(seed: int, n_neighbors: int, theta: float, dataset: str = "ml-100k", data_dir: str = ""):
     """The explainable (user, item) pairs of a seed's E (cached per worker process: every job of a seed needs it)."""
-    split = holdout(seed, "random", 0.1)
-    return explain.explainable_mask(explain.explainability_matrix(split.fit_train, n_neighbors, theta))
+    split = holdout(seed, "random", 0.1, dataset=dataset, data_dir=data_dir)
+    return explain.explainable_pairs(split.fit_train, n_neighbors, theta)
 
 
 def _fit(split, model: str, n_neighbors: int, theta: float, valid: "metrics.Validation | None",
@@ -80,28 +95,31 @@ def _fit(split, model: str, n_neighbors: int, theta: float, valid: "metrics.Vali
 def fit_and_evaluate(seed: int, model: str, hidden: int, l2: float, n_neighbors: int, theta: float,
                      ns: list[int], epochs: int, patience: int | None, optimizer: str, lr: float,
                      relevant_threshold: float, strict_threshold: float, mep_settings: list[list[float]],
-                     keep: bool) -> runner.JobOutput:
+                     keep: bool, dataset: str = "ml-100k", data_dir: str = "") -> runner.JobOutput:
     """Train one AutoRec / E-AutoRec (concatenated or summed input) on one split and record RMSE, MAP@n and MEP@n
     (MEP against E of every (neighbours, theta) in `mep_settings`) under each evaluation choice. `patience` None =
-    a fixed budget of `epochs` (the last epoch's weights). `keep`: return the history and the top-n lists."""
-    split = holdout(seed, "random", 0.1)
+    a fixed budget of `epochs` (the last epoch's weights). `keep`: return the history and the top-n lists.
+    Predictions are one dense matrix up to ML-1M, scored block by block of users beyond."""
+    split = holdout(seed, "random", 0.1, dataset=dataset, data_dir=data_dir)
     valid = metrics.Validation(split.valid, metric="rmse")
     net = _fit(split, model, n_neighbors, theta, valid if patience is not None else None, hidden=hidden, l2=l2,
                epochs=epochs, patience=patience, optimizer=optimizer, lr=lr, seed=seed)
-    raw = net.score()
+    raw = metrics.scores_or_scorer(net.score, split.fit_train.shape)
+    clipped = _transformed(raw, "clipped", seed)
     known = split.fit_train + split.valid
     history = net.history_
     best = history.attrs.get("best_epoch", len(history))
-    valid_rmse = float(history["valid"].min()) if patience is not None else valid.evaluate(raw[valid.pairs()])
-    records = [{"metric": "rmse", "value": metrics.rmse(np.clip(raw, 1, 5), split.test)},
+    valid_rmse = float(history["valid"].min()) if patience is not None else metrics.rmse(clipped, split.valid)
+    records = [{"metric": "rmse", "value": metrics.rmse(clipped, split.test)},
                {"metric": "valid_rmse", "value": valid_rmse}, {"metric": "best_epoch", "value": best},
                {"metric": "epochs_trained", "value": len(history)}]
-    for name, scores in (("main", raw), ("clipped", np.clip(raw, 1, 5))):
+    for name, scores in (("main", raw), ("clipped", clipped)):
         records += [{"metric": "tied_lists", "n": n, "evaluation": name, "value": v}
                     for n, v in _tied_shares(scores, known, ns).items()]
-    explainable = {(int(nb), float(th)): _explainable(seed, int(nb), float(th)) for nb, th in mep_settings}
+    explainable = {(int(nb), float(th)): _explainable(seed, int(nb), float(th), dataset, data_dir)
+                   for nb, th in mep_settings}
     lists, meps = {}, {}
-    ranked_scores = {"raw": metrics.break_ties(raw, seed), "clipped": np.clip(raw, 1, 5)}  # index order on 5 stars
+    ranked_scores = {"raw": _transformed(raw, "ties", seed), "clipped": clipped}  # index order on 5 stars
     for name in EVALUATIONS:  # rank once per evaluation; MAP does not depend on E, MEP is read off the same lists
         ranking, candidates, threshold = _evaluation(name, relevant_threshold, strict_threshold)
         per_user = metrics.per_user_metrics(ranked_scores[ranking], known, split.test,
@@ -119,17 +137,17 @@ def fit_and_evaluate(seed: int, model: str, hidden: int, l2: float, n_neighbors:
                                     "mep_theta": th, "value": float(value)})
     artifacts = None
     if keep:
-        top = np.full((raw.shape[0], max(ns)), -1)
+        top = np.full((known.shape[0], max(ns)), -1)
         top[lists["main"].index.to_numpy()] = lists["main"].attrs["ranked"]
         artifacts = {"history": history[["epoch", "valid", "train_rmse"]], "top": top}
     return runner.JobOutput(records, artifacts)
 
 
 def curve_job(seed: int, model: str, hidden: int, l2: float, n_neighbors: int, theta: float, epochs: int,
-              optimizer: str, lr: float) -> runner.JobOutput:
+              optimizer: str, lr: float, dataset: str = "ml-100k", data_dir: str = "") -> runner.JobOutput:
     """Figure 3's curves: one training run on past its early stop (no patience, `epochs` epochs), validated each
     epoch, so that the figure shows where the validation RMSE turns up while the training RMSE keeps falling."""
-    split = holdout(seed, "random", 0.1)
+    split = holdout(seed, "random", 0.1, dataset=dataset, data_dir=data_dir)
     net = _fit(split, model, n_neighbors, theta, metrics.Validation(split.valid, metric="rmse"), hidden=hidden,
                l2=l2, epochs=epochs, optimizer=optimizer, lr=lr, seed=seed)
     return runner.JobOutput([{"metric": "curve_best_epoch", "value": net.history_.attrs["best_epoch"]}],
@@ -146,20 +164,21 @@ def _tuned(name: str, split, l2_grid: list[float], seed: int) -> tuple[models.Re
 
 
 def context_job(seed: int, n_neighbors: int, theta: float, ns: list[int], relevant_threshold: float,
-                reference_l2_grid: list[float]) -> runner.JobOutput:
+                reference_l2_grid: list[float], dataset: str = "ml-100k", data_dir: str = "") -> runner.JobOutput:
     """The controls on the same split: random, popularity, item-kNN, user-kNN, EASE, the explanation score Exp
     itself as a ranker (MAP/MEP); for RMSE the global mean, each film's mean rating, user + item biases and a
     biased matrix factorisation (lambda of both chosen on validation from `reference_l2_grid`)."""
-    split = holdout(seed, "random", 0.1)
+    split = holdout(seed, "random", 0.1, dataset=dataset, data_dir=data_dir)
     known = split.fit_train + split.valid
-    E = explain.explainability_matrix(split.fit_train, n_neighbors, theta)
-    expl = explain.explainable_mask(E)
-    scorers = {name: models.make(name, **({"seed": seed} if name == "Random" else {})).fit(split.fit_train).score()
+    shape = split.fit_train.shape
+    expl = explain.explainable_pairs(split.fit_train, n_neighbors, theta)
+    E = explain.ExplainableRows(split.fit_train, n_neighbors, theta)
+    scorers = {name: models.make(name, **({"seed": seed} if name == "Random" else {})).fit(split.fit_train).score
                for name in ("Random", "Pop", "ItemKNN", "UserKNN", "EASE")}
-    scorers["Exp score"] = E.toarray()
+    scorers["Exp score"] = lambda rows: E.rows(rows).toarray()
     records = []
-    for name, scores in scorers.items():  # popularity and Exp tie often: ties in a seeded random order, as above
-        scores = metrics.break_ties(scores, seed)
+    for name, scorer in scorers.items():  # popularity and Exp tie often: ties in a seeded random order, as above
+        scores = _transformed(metrics.scores_or_scorer(scorer, shape), "ties", seed)
         for candidates in metrics.CANDIDATES:
             values = metrics.evaluate_topn(scores, known, split.test, ks=ns, relevant_threshold=relevant_threshold,
                                            explainable=expl, candidates=candidates)
@@ -170,11 +189,11 @@ def context_job(seed: int, n_neighbors: int, theta: float, ns: list[int], releva
     counts = np.diff(train.tocsc().indptr)
     item_mean = np.where(counts > 0, np.asarray(train.sum(axis=0)).ravel() / np.maximum(counts, 1),
                          train.data.mean())
-    predictions = {"global mean": np.full(split.test.shape, train.data.mean()),
-                   "item mean": np.tile(item_mean, (split.test.shape[0], 1))}
+    predictions = {"global mean": lambda rows: np.full((len(rows), shape[1]), train.data.mean()),
+                   "item mean": lambda rows: np.tile(item_mean, (len(rows), 1))}
     for name, label in (("Biases", "user + item biases"), ("BiasedMF", "biased MF")):
         model, l2 = _tuned(name, split, reference_l2_grid, seed)
-        predictions[label] = model.predict()
+        predictions[label] = model.predict
         records += [{"model": label, "metric": "l2", "value": l2},
                     {"model": label, "metric": "best_epoch", "value": model.history_.attrs["best_epoch"]}]
     records += [{"model": label, "metric": "rmse", "value": metrics.rmse(p, split.test)}
@@ -224,7 +243,7 @@ def run(seeds=(0, 1, 2, 3, 4), sweep_seeds=(0, 1, 2), hidden: int = 300, n_neigh
         optimizer: str = "rprop", lr: float = 0.01, l2_grid=(5.0, 10.0, 20.0), ns=(5, 10, 20, 30, 40, 50), n_fixed: int = 10, hidden_grid=(100, 300, 500),
         neighbor_grid=(10, 50, 200), theta_grid=(0.0, 1.0, 2.0), relevant_threshold: float = 4.0,
         strict_threshold: float = 5.0, reference_l2_grid=(1.0, 3.0, 10.0, 30.0), example_user: int = -1,
-        n_jobs: int = 2) -> Result:
+        n_jobs: int = 2, dataset: str = "ml-100k", data_dir: str = "") -> Result:
     """Phase 1: every lambda for AutoRec, E-AutoRec and E-AutoRec with Eq. 4 as a sum at the paper's defaults;
     lambda chosen per seed and model on the validation RMSE (the same grid, so the same search budget, for all).
     Phase 2 (with that lambda): the fixed-budget runs (`fixed_epochs`, lambda chosen by the validation RMSE at that
@@ -232,6 +251,7 @@ def run(seeds=(0, 1, 2, 3, 4), sweep_seeds=(0, 1, 2), hidden: int = 300, n_neigh
     protocol, with Eq. 4 as a sum and with the fixed budget; Figure 3's runs past the stop (`curve_epochs`, first
     seed). Then the controls."""
     setup()
+    source = data_source(dataset, data_dir)
     seeds, sweep_seeds = check_seeds(seeds), check_seeds(sweep_seeds)
     fixed_epochs = check_int("fixed_epochs", fixed_epochs, 1)
     curve_epochs = check_int("curve_epochs", curve_epochs, 1)
@@ -242,10 +262,10 @@ def run(seeds=(0, 1, 2, 3, 4), sweep_seeds=(0, 1, 2), hidden: int = 300, n_neigh
                   l2_grid=list(l2_grid), ns=ns, n_fixed=n_fixed, hidden_grid=list(hidden_grid),
                   neighbor_grid=list(neighbor_grid), theta_grid=list(theta_grid),
                   relevant_threshold=relevant_threshold, strict_threshold=strict_threshold,
-                  reference_l2_grid=list(reference_l2_grid), example_user=example_user, n_jobs=n_jobs)
+                  reference_l2_grid=list(reference_l2_grid), example_user=example_user, n_jobs=n_jobs, **source)
     base = dict(hidden=hidden, n_neighbors=n_neighbors, theta=theta, ns=ns, epochs=epochs, patience=patience,
                 optimizer=optimizer, lr=lr, relevant_threshold=relevant_threshold, strict_threshold=strict_threshold,
-                l2=l2_grid[0])
+                l2=l2_grid[0], **source)
     mep_settings = [[n_neighbors, theta]] + [[nb, theta] for nb in neighbor_grid if nb != n_neighbors] + \
         [[n_neighbors, th] for th in theta_grid if th != theta]
     timer = results.Timer()
@@ -291,7 +311,7 @@ def run(seeds=(0, 1, 2, 3, 4), sweep_seeds=(0, 1, 2), hidden: int = 300, n_neigh
                           budget=budget)
     curve_jobs = [runner.Job(curve_job, dict(seed=seeds[0], model=m, hidden=hidden, l2=l2_of[seeds[0], m, "early"],
                                              n_neighbors=n_neighbors, theta=theta, epochs=curve_epochs,
-                                             optimizer=optimizer, lr=lr), {"seed": seeds[0], "model": m},
+                                             optimizer=optimizer, lr=lr, **source), {"seed": seeds[0], "model": m},
                              cost=curve_epochs / 100) for m in MODELS]
     with timer("phase 2: sweeps, fixed budget, curves"):
         second = runner.run(jobs + curve_jobs, n_jobs=n_jobs, desc="E-AutoRec sweeps")
@@ -300,7 +320,8 @@ def run(seeds=(0, 1, 2, 3, 4), sweep_seeds=(0, 1, 2), hidden: int = 300, n_neigh
     with timer("controls"):
         third = runner.run([runner.Job(context_job, dict(seed=s, n_neighbors=n_neighbors, theta=theta, ns=ns,
                                                          relevant_threshold=relevant_threshold,
-                                                         reference_l2_grid=list(reference_l2_grid)), {"seed": s})
+                                                         reference_l2_grid=list(reference_l2_grid), **source),
+                                        {"seed": s})
                             for s in seeds], n_jobs=n_jobs, desc="E-AutoRec controls")
     # the chosen lambda's runs are the main runs; the other lambdas stay in the frame for the sensitivity lists
     f1 = f1.merge(chosen[chosen["budget"] == "early"].assign(chosen=True), on=["seed", "model", "l2", "budget"],
@@ -487,9 +508,15 @@ def rmse_table(result: Result) -> pd.DataFrame:
     return pd.Series(rows, name="test RMSE (stars)").to_frame()
 
 
+def first_split(result: Result):
+    """The first seed's split of the data set the chapter ran on."""
+    p = result.params
+    return holdout(p["seeds"][0], "random", 0.1, dataset=p.get("dataset", "ml-100k"), data_dir=p.get("data_dir", ""))
+
+
 def example_user(result: Result) -> int:
     """The reader's example: `example_user`, or (-1) the user with the median number of training ratings."""
-    train = holdout(result.params["seeds"][0], "random", 0.1).fit_train
+    train = first_split(result).fit_train
     counts = np.diff(train.indptr)
     user = result.params["example_user"]
     if user < 0:
@@ -501,17 +528,17 @@ def explanation_table(result: Result, n: int = 5, ranker: str = "E-AutoRec") -> 
     """The top-n of `ranker` ("E-AutoRec", or "Exp score": the films ranked by Exp(u, i) itself) for the example
     user (first seed), with the neighbourhood evidence behind each film."""
     seed = result.params["seeds"][0]
-    split = holdout(seed, "random", 0.1)
+    split = first_split(result)
     user = example_user(result)
     if ranker == "E-AutoRec":
         items = result.tops[seed][user][:n]
     else:
         check_choice("ranker", ranker, ("E-AutoRec", "Exp score"))
-        exp = explain.explanation_scores(split.fit_train, result.params["n_neighbors"])[[user]]
+        exp = explain.explanation_scores(split.fit_train, result.params["n_neighbors"], users=[user])
         items = metrics.top_k(metrics.break_ties(exp, seed), n, exclude=(split.fit_train + split.valid)[[user]])[0]
     items = items[items >= 0]
     table = explain.neighbour_evidence(split.fit_train, user, items, result.params["n_neighbors"])
-    data = load_data()
+    data = chapter_data(result.params)
     test = split.test[[user]].toarray().ravel()
     table.insert(1, "film", [data.title(i) for i in items])
     table["in the user's test ratings"] = [f"{test[i]:.0f} stars" if test[i] > 0 else "–" for i in items]
@@ -775,6 +802,7 @@ def exercise_run(result: Result, model: str = "AutoRec", seed: int | None = None
     params = dict(seed=seed, model=model, hidden=p["hidden"], l2=l2, n_neighbors=p["n_neighbors"], theta=p["theta"],
                   ns=[p["n_fixed"]], epochs=p["epochs"], patience=p["patience"], optimizer=p["optimizer"], lr=p["lr"],
                   relevant_threshold=p["relevant_threshold"], strict_threshold=p["strict_threshold"],
-                  mep_settings=[[p["n_neighbors"], p["theta"]]], keep=False) | changes
+                  mep_settings=[[p["n_neighbors"], p["theta"]]], keep=False, dataset=p.get("dataset", "ml-100k"),
+                  data_dir=p.get("data_dir", "")) | changes
     frame = pd.DataFrame(fit_and_evaluate(**params).records)
     return _summary(frame, f"{model}, seed {seed}" + "".join(f", {k}={v}" for k, v in changes.items()))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -16,16 +17,28 @@ from .. import datasets, explain, features, metrics, splits
 from ..checks import check_choice
 from ..errors import ConfigError
 
-__all__ = ["load_data", "item_features", "Holdout", "holdout", "side_information", "strong_metrics",
+__all__ = ["load_data", "data_source", "item_features", "Holdout", "holdout", "side_information", "strong_metrics",
            "conditioned_eval"]
 
 SPLITS = ("holdout", "random")
 
 
 @lru_cache(maxsize=2)
-def load_data(name: str = "ml-100k") -> datasets.Dataset:
-    """The data set, loaded once per process (worker processes keep it between jobs)."""
-    return datasets.load(name)
+def load_data(dataset: str = "ml-100k", data_dir: str = "") -> datasets.Dataset:
+    """The data set, loaded once per process (worker processes keep it between jobs): `dataset` by name, from
+    `data_dir` ("" = ML-100K offline, or `data/` for the larger ones; see :func:`replication.datasets.load`)."""
+    return datasets.load(dataset, data_dir or None)
+
+
+def data_source(dataset: str = "ml-100k", data_dir: str = "") -> dict[str, str]:
+    """A chapter's data choice checked and made explicit for its jobs: {"dataset": name, "data_dir": absolute
+    folder or "" (ML-100K offline)}; the data is loaded and verified here, so a missing download fails at once."""
+    check_choice("dataset", dataset, datasets.DATASETS)
+    if dataset != datasets.OFFLINE and not data_dir:
+        data_dir = str(datasets.default_data_dir())
+    source = {"dataset": dataset, "data_dir": str(Path(data_dir).expanduser().absolute()) if data_dir else ""}
+    load_data(**source)
+    return source
 
 
 @lru_cache(maxsize=8)
@@ -48,12 +61,12 @@ class Holdout:
 
 
 def holdout(seed: int, kind: str = "holdout", test_fraction: float = 0.2,
-            valid_fraction: float | None = None) -> Holdout:
-    """Split the ratings with `seed`: "holdout" = per-user (each user's `test_fraction` to test), "random" = the
-    ratings at random; the validation part is the same kind of split of the training part (seed + 1000), with
-    `valid_fraction` of it (default: the same share of all ratings as the test, i.e. f / (1 - f))."""
+            valid_fraction: float | None = None, dataset: str = "ml-100k", data_dir: str = "") -> Holdout:
+    """Split the ratings of `dataset` with `seed`: "holdout" = per-user (each user's `test_fraction` to test),
+    "random" = the ratings at random; the validation part is the same kind of split of the training part
+    (seed + 1000), with `valid_fraction` of it (default: the same share of all ratings as the test, f / (1 - f))."""
     check_choice("split kind", kind, SPLITS)
-    data = load_data()
+    data = load_data(dataset, data_dir)
     shape = (data.n_users, data.n_items)
     split_fn = splits.holdout_split if kind == "holdout" else splits.random_split
     outer = split_fn(data.ratings, test_fraction, seed=seed, shape=shape)
@@ -63,7 +76,8 @@ def holdout(seed: int, kind: str = "holdout", test_fraction: float = 0.2,
 
 
 def side_information(kind: str | None, train: sp.csr_array, *, n_neighbors: int = 50, theta: float = 0.0,
-                     min_items: int = 2, relations: str | tuple[str, ...] = "all") -> Any:
+                     min_items: int = 2, relations: str | tuple[str, ...] = "all", dataset: str = "ml-100k",
+                     data_dir: str = "") -> Any:
     """The side input of a model, from the training ratings only: None, the explainability matrix E as E-AutoRec's
     input ("explainability", :func:`replication.explain.explainability_input`), the item x feature mask
     ("item_features") or the item x genre matrix ("genres")."""
@@ -72,9 +86,11 @@ def side_information(kind: str | None, train: sp.csr_array, *, n_neighbors: int 
     if kind == "explainability":
         return explain.explainability_input(train, n_neighbors, theta)
     if kind == "item_features":
+        if dataset != datasets.OFFLINE or data_dir:
+            raise ConfigError(f"item features come from ML-100K's knowledge graph; {dataset} has none")
         return item_features(min_items, relations if isinstance(relations, str) else tuple(relations)).matrix
     if kind == "genres":
-        return load_data().genre_matrix()
+        return load_data(dataset, data_dir).genre_matrix()
     raise ConfigError(f"unknown side information {kind!r}; allowed: None, 'explainability', 'item_features', "
                       "'genres'")
 

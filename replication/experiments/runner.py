@@ -134,10 +134,19 @@ def _jsonable(value: Any, where: str) -> Any:
                       "can be cached and sent to worker processes)")
 
 
+def _job_data(params: dict[str, Any]) -> Any:
+    """The checksums of the data a job reads: ML-100K's files, and those of a larger data set it names."""
+    if not params.get("dataset") or (params["dataset"] == "ml-100k" and not params.get("data_dir")):
+        return _data_digest()
+    from .protocols import load_data
+
+    return [_data_digest(), load_data(params["dataset"], params.get("data_dir", "")).checksums]
+
+
 def job_key(job: Job) -> str:
     """SHA-256 of the function, its canonical arguments, the data files and the package source."""
     spec = {"fn": f"{job.fn.__module__}:{job.fn.__qualname__}", "params": _jsonable(job.params, "params"),
-            "data": _data_digest(), "code": _code_digest()}
+            "data": _job_data(job.params), "code": _code_digest()}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 

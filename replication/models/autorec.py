@@ -434,9 +434,9 @@ class AutoRec(Recommender):
                 v_pattern = Pattern(v_rows, v_items, n_users, n_items)
                 validate = lambda: valid.evaluate(  # noqa: E731
                     (net.decode_at(self._codes(None), v_pattern) * self.scale).cpu().numpy())
-            else:  # a ranking metric needs every score
+            else:  # a ranking metric ranks every item: scores of the users asked for (None: all)
                 validate = lambda: valid.evaluate(  # noqa: E731
-                    (net.decode(self._codes(None)) * self.scale).cpu().numpy())
+                    lambda rows: (net.decode(self._codes(rows)) * self.scale).cpu().numpy())
         hooks = [w.register_post_accumulate_grad_hook(decay) for w in (net.enc_weight, net.dec_weight)]
         try:
             history = fit_loop(net, opt, batches=batches, loss=loss, validate=validate, epochs=self.epochs,

@@ -51,7 +51,8 @@ class _Baseline(Recommender):
 
 class Random(_Baseline):
     """Uniform random scores, the floor every recommender must beat. Seeded: user row r of the fitted matrix always
-    gets the same scores; fold-in rows are drawn from a generator seeded by (seed, 1)."""
+    gets the same scores (row r of one seeded table, whichever users are scored together); fold-in rows are drawn
+    from a generator seeded by (seed, 1)."""
 
     name = "Random"
 
@@ -67,8 +68,17 @@ class Random(_Baseline):
         n_items = rows.shape[1]
         if idx is None:
             return np.random.default_rng((self.seed, 1)).random((rows.shape[0], n_items), dtype=np.float32)
-        table = np.random.default_rng(self.seed).random((self._fitted().shape[0], n_items), dtype=np.float32)
-        return table[idx]
+        return np.stack([self._row(int(r), n_items) for r in idx]) if len(idx) else np.empty((0, n_items), np.float32)
+
+    def _row(self, row: int, n_items: int) -> np.ndarray:
+        """Row `row` of the table default_rng(seed).random((n_users, n_items), float32), drawn alone: the generator
+        jumps ahead to the row (two float32 per 64-bit draw), so scoring a block of users never builds the table."""
+        generator = np.random.default_rng(self.seed)
+        start = row * n_items
+        generator.bit_generator.advance(start // 2)
+        if start % 2:
+            generator.random(1, dtype=np.float32)
+        return generator.random(n_items, dtype=np.float32)
 
 
 class Popularity(_Baseline):

@@ -271,8 +271,8 @@ class MultVAE(Recommender):
                                self.dropout).to(device)
         optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay,
                                      fused=True)  # one kernel for all weights: several times faster on the CPU
-        dense = torch.from_numpy(X.toarray()).to(device)
-        users_t, conds_t = torch.from_numpy(users).to(device), torch.from_numpy(conds).to(device)
+        X = sp.csr_array(X, dtype=np.float32)  # densified a batch at a time: never the whole users x items matrix
+        conds_t = torch.from_numpy(conds).to(device)
 
         def batches(epoch: int):
             picked = np.concatenate([uncond, cond_rows[sample_conditioned(conds[cond_rows], n_sample, rng,
@@ -281,7 +281,7 @@ class MultVAE(Recommender):
             return (order[b:b + self.batch_size] for b in range(0, len(order), self.batch_size))
 
         def loss(idx: torch.Tensor, step: int):
-            x = dense[users_t[idx]]
+            x = torch.from_numpy(X[users[idx.cpu().numpy()]].toarray()).to(device)
             c = conds_t[idx] if n_conditions else None
             target = condition_targets(x, c, item_mask) if n_conditions else x
             logits, mu, logvar = self.network_(x, c)
@@ -291,8 +291,13 @@ class MultVAE(Recommender):
 
         validate = None
         if valid is not None:
-            rows = valid.fold_in if valid.fold_in is not None else None
-            validate = lambda: valid.evaluate(self._forward(rows, None, "scores"))  # noqa: E731
+            source = valid.fold_in  # None: the training users' own rows
+
+            def scores(rows: np.ndarray | None) -> np.ndarray:  # the validation rows' scores (None: all of them)
+                return self._forward(source if rows is None else rows if source is None else source[rows],
+                                     None, "scores")
+
+            validate = lambda: valid.evaluate(scores)  # noqa: E731
         self.history_ = fit_loop(self.network_, optimizer, batches=batches, loss=loss, validate=validate,
                                  epochs=self.epochs, patience=self.patience,
                                  higher_is_better=valid.higher_is_better if valid is not None else True,
