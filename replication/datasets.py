@@ -339,10 +339,11 @@ def load_grouplens(name: str, data_dir: str) -> Dataset:
                             "rating": raw["rating"].to_numpy(np.float32), "timestamp": raw["timestamp"].to_numpy()})
     dup = ratings.duplicated(["user", "item"]).to_numpy()
     if dup.any():
-        raise DataError(f"{folder}: user {raw['user_id'].iloc[int(np.flatnonzero(dup)[0])]} rates the same item "
-                        "twice (ratings line " f"{int(np.flatnonzero(dup)[0]) + 1 + (name == 'ml-20m')})")
+        row = int(np.flatnonzero(dup)[0])
+        raise DataError(f"{folder}: ratings line {row + 1 + (name == 'ml-20m')}: user {raw['user_id'].iloc[row]} "
+                        f"rates item {raw['item_id'].iloc[row]} a second time")
     items = pd.DataFrame({"item": np.arange(rated.size, dtype=np.int64), "raw_id": rated,
-                          "title": [readable_year_free(t) for t in movies["title"]], "year": movies["year"].to_numpy(),
+                          "title": [title_without_year(t) for t in movies["title"]], "year": movies["year"].to_numpy(),
                           "genres": genres, "entity": None})
     archive = Path(data_dir).expanduser().absolute() / f"{name}.zip"
     return Dataset(ratings=ratings, items=items,
@@ -352,7 +353,7 @@ def load_grouplens(name: str, data_dir: str) -> Dataset:
                    genres=genre_vocabulary(pd.Series(genres, dtype=object)))
 
 
-def readable_year_free(title: str) -> str:
+def title_without_year(title: str) -> str:
     """A GroupLens title without its trailing "(1995)" (the year is its own column, as in ML-100K's items)."""
     import re
 

@@ -190,8 +190,12 @@ def loss_decomposition(predictions: Any, target: Any) -> dict[str, float]:
     the part on observed (non-zero) entries and the part on unobserved entries.
 
     Returns sse_observed, sse_unobserved, share_unobserved (of the full sum), masked_mse (the mean over observed
-    entries: the loss AutoRec minimizes) and full_mse (the mean over all entries: plain MSE).
+    entries: the loss AutoRec minimizes) and full_mse (the mean over all entries: plain MSE). `predictions` may be
+    one row (n_items,) predicted for every user: the sums are then taken in closed form from the sparse target,
+    without a dense users x items matrix.
     """
+    if np.ndim(predictions) == 1 and sp.issparse(target):
+        return _row_loss_decomposition(np.asarray(predictions, dtype=np.float64), sp.csr_array(target))
     P = _dense_predictions(predictions)
     mask = _observed_mask(target, P.shape, "target")
     X = target.toarray() if sp.issparse(target) else _to_numpy(target)
@@ -203,6 +207,24 @@ def loss_decomposition(predictions: Any, target: Any) -> dict[str, float]:
             "sse_observed": sse_obs, "sse_unobserved": sse_unobs,
             "share_unobserved": sse_unobs / total if total > 0 else float("nan"),
             "masked_mse": sse_obs / n_obs if n_obs else float("nan"), "full_mse": total / mask.size}
+
+
+def _row_loss_decomposition(row: np.ndarray, target: sp.csr_array) -> dict[str, float]:
+    """:func:`loss_decomposition` of the prediction `row` for every user: observed entries from the target's
+    stored values, unobserved ones as (n_users - observed in column i) * row[i]^2."""
+    if row.shape != (target.shape[1],):
+        raise DataError(f"a prediction row of {row.shape[0]} items for a target with {target.shape[1]} columns")
+    if not np.isfinite(row).all():
+        raise DataError(f"the prediction row contains {int((~np.isfinite(row)).sum())} non-finite values")
+    target = target.copy()
+    target.eliminate_zeros()
+    observed = np.bincount(target.indices, minlength=target.shape[1])
+    sse_obs = float(((target.data - row[target.indices]) ** 2).sum())
+    sse_unobs = float(((target.shape[0] - observed) * row ** 2).sum())
+    total, n_obs, size = sse_obs + sse_unobs, int(target.nnz), target.shape[0] * target.shape[1]
+    return {"n_observed": n_obs, "n_unobserved": int(size - n_obs), "sse_observed": sse_obs,
+            "sse_unobserved": sse_unobs, "share_unobserved": sse_unobs / total if total > 0 else float("nan"),
+            "masked_mse": sse_obs / n_obs if n_obs else float("nan"), "full_mse": total / size}
 
 
 # ---------------------------------------------------------------------------

@@ -243,3 +243,59 @@ def test_neighbour_lists_are_found_once_per_ratings(monkeypatch):
     changed.data[0] += 1
     explain.neighbours(changed, 4)
     assert len(calls) == 1, "other ratings: found afresh"
+
+
+def test_the_loss_decomposition_of_one_row_for_everyone_is_the_dense_one():
+    from replication import teaching
+
+    train, _, _ = problem(6)
+    row = np.linspace(0.5, 4.5, 30)
+    dense = teaching.loss_decomposition(np.tile(row, (40, 1)), train)
+    by_row = teaching.loss_decomposition(row, train)
+    assert by_row.keys() == dense.keys()
+    for key, value in dense.items():
+        assert by_row[key] == pytest.approx(value, rel=1e-12), key
+    with pytest.raises(DataError, match="a prediction row of 29 items for a target with 30 columns"):
+        teaching.loss_decomposition(row[1:], train)
+
+
+def test_conditioned_evaluation_by_blocks_equals_the_dense_one(small_blocks):
+    train, test, scores = problem(7)
+    conditions = (np.random.default_rng(0).random((30, 3)) > 0.6).astype(np.float32)
+    for post_filter in (False, True):
+        dense = protocols.conditioned_eval(lambda c: scores + c, train, test, conditions, k=5, post_filter=post_filter)
+        blocked = protocols.conditioned_eval(lambda c: (lambda rows: scores[rows] + c), train, test, conditions, k=5,
+                                             post_filter=post_filter)
+        pd.testing.assert_frame_equal(blocked, dense)
+
+
+def test_a_fold_in_scorer_is_dense_when_small_and_blocked_when_large(monkeypatch):
+    from replication import models
+
+    train, test, _ = problem(8)
+    model = models.EASE(10.0).fit(train)
+    dense = protocols.fold_in_scorer(model, test)
+    np.testing.assert_array_equal(dense, model.score(test))
+    monkeypatch.setattr(metrics, "DENSE_ENTRIES", 10)
+    scorer = protocols.fold_in_scorer(model, test)
+    np.testing.assert_array_equal(scorer(np.array([3, 1])), model.score(sp.csr_array(test)[[3, 1]]))
+
+
+def test_a_second_rating_of_the_same_film_names_the_line(tmp_path):
+    folder = synthetic.write_grouplens("ml-1m", tmp_path / "src", **SMALL)
+    lines = (folder / "ratings.dat").read_text(encoding="latin-1").splitlines()
+    (folder / "ratings.dat").write_text("\n".join(lines + [lines[3]]) + "\n", encoding="latin-1")
+    import hashlib
+    import zipfile
+
+    archive = tmp_path / "ml-1m.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            zf.write(path, path.relative_to(folder.parent).as_posix())
+    from replication import grouplens
+
+    grouplens.download("ml-1m", tmp_path / "data", url=archive.as_uri(),
+                       sha256=hashlib.sha256(archive.read_bytes()).hexdigest(), progress=False)
+    user, item = lines[3].split("::")[:2]
+    with pytest.raises(DataError, match=rf"ratings line {len(lines) + 1}: user {user} rates item {item} a second"):
+        datasets.load("ml-1m", tmp_path / "data")

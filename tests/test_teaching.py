@@ -64,8 +64,10 @@ def test_loss_decomposition_accepts_torch_and_rejects_bad_shapes() -> None:
     assert out["sse_observed"] == pytest.approx(2.0)
     with pytest.raises(DataError, match="shape"):
         teaching.loss_decomposition(P[:, :3], X)
-    with pytest.raises(DataError, match="2-D"):
-        teaching.loss_decomposition(P.ravel(), X)
+    with pytest.raises(DataError, match="a prediction row of 8 items for a target with 4 columns"):
+        teaching.loss_decomposition(P.ravel(), X)  # 1-D: one row predicted for every user
+    with pytest.raises(DataError, match="non-finite"):
+        teaching.loss_decomposition(np.array([1.0, np.inf, 0.0, 0.0]), X)
     with pytest.raises(DataError, match="non-finite"):
         teaching.loss_decomposition(np.full((2, 4), np.nan), X)
 

@@ -33,7 +33,6 @@ PARAMETERS = dict(seeds=[0, 1, 2, 3, 4], autorec_hidden=50, autorec_epochs=10, a
                   autorec_lr=0.003, autorec_batch=64, vae_hidden=150, vae_latent=50, vae_epochs=100,
                   vae_patience=10, vae_lr=3e-3, dae_dropout=0.5, betas=[0.0, 0.2, 1.0], beta_ref=0.2,
                   n_heldout_users=100, example_user=-1, n_jobs=2, dataset="ml-100k", data_dir="")
-SUMMARY_USERS = 10_000  # users whose predictions the collapse statistics describe (all of them up to ML-1M)
 TOL = 0.5  # a prediction within half a star of 0 is "near zero" (closer to "no rating" than to 1 star)
 K = 10
 
@@ -41,12 +40,14 @@ K = 10
 # ---------------------------------------------------------------------------------------------------- AutoRec
 
 
-def summary_users(n_users: int, seed: int) -> np.ndarray:
-    """The users whose predictions the collapse statistics describe: all of them up to SUMMARY_USERS (ML-100K,
-    ML-1M), else a seeded sample of that many (ML-20M), so that no dense users x items matrix is held."""
-    if n_users <= SUMMARY_USERS:
+def summary_users(n_users: int, n_items: int, seed: int) -> np.ndarray:
+    """The users whose predictions the collapse statistics describe: all of them while users x items is small
+    enough to score at once (ML-100K, ML-1M), else a seeded sample of a quarter of that many entries (ML-20M:
+    about 600 users, 17M predictions), so that no dense users x items matrix is held."""
+    if n_users * n_items <= metrics.DENSE_ENTRIES:
         return np.arange(n_users)
-    return np.sort(np.random.default_rng(seed).choice(n_users, SUMMARY_USERS, replace=False))
+    size = max(1, metrics.DENSE_ENTRIES // 4 // n_items)
+    return np.sort(np.random.default_rng(seed).choice(n_users, size, replace=False))
 
 
 def autorec_job(seed: int, loss: str, hidden: int, epochs: int, lr: float, batch_size: int,
@@ -57,7 +58,7 @@ def autorec_job(seed: int, loss: str, hidden: int, epochs: int, lr: float, batch
     split = splits.random_split(data.ratings, 0.1, seed=seed, shape=(data.n_users, data.n_items))
     model = models.AutoRec(hidden=hidden, epochs=epochs, lr=lr, batch_size=batch_size, optimizer="adam",
                            loss=loss, seed=seed).fit(split.train)
-    rows = summary_users(data.n_users, seed)
+    rows = summary_users(data.n_users, data.n_items, seed)
     seen = split.train[rows]
     scores = metrics.scores_or_scorer(model.score, split.train.shape)
     raw = scores(rows) if callable(scores) else scores[rows]
@@ -313,7 +314,7 @@ def item_mean_decomposition(result: Result) -> pd.Series:
     train = first_split(result).train
     counts = np.maximum(np.diff(train.tocsc().indptr), 1)
     item_mean = np.asarray(train.sum(axis=0)).ravel() / counts
-    guess = np.tile(np.where(item_mean > 0, item_mean, train.data.mean()), (train.shape[0], 1))
+    guess = np.where(item_mean > 0, item_mean, train.data.mean())  # the same prediction row for every user
     return pd.Series(teaching.loss_decomposition(guess, train), name="item-mean predictor on the training matrix")
 
 

@@ -23,7 +23,7 @@ from .. import latent, metrics, models, plots, results, splits
 from ..checks import check_seeds
 from ..experiments import claims as C
 from ..experiments import runner
-from ..experiments.protocols import conditioned_eval, data_source, load_data, strong_metrics
+from ..experiments.protocols import conditioned_eval, data_source, fold_in_scorer, load_data, strong_metrics
 from .common import chapter_data, setup, write
 
 NETWORKS = {"Mult-DAE": {"variational": False}, "Mult-VAE": {}, "C-VAE": {"conditioned": True},
@@ -58,17 +58,18 @@ def train_and_evaluate(seed: int, network: str, n_heldout_users: int, settings: 
         side=G if conditioned else None)
     history = model.history_
     records = [{"model": network, "metric": m, "value": v}
-               for m, v in strong_metrics(model.score(split.test_in), split.test_in, split.test_out).items()]
+               for m, v in strong_metrics(fold_in_scorer(model, split.test_in), split.test_in,
+                                          split.test_out).items()]
     records += [{"model": network, "metric": "best_epoch", "value": history.attrs["best_epoch"]},
                 {"model": network, "metric": "epochs_trained", "value": len(history)},
                 {"model": network, "metric": "train_seconds", "value": float(history["seconds"].sum())}]
     if network in ("Mult-VAE", "C-VAE", "C-VAE full"):
-        base = model.score(split.test_in)
+        base = fold_in_scorer(model, split.test_in)
         methods = ([("Mult-VAE unconditioned", lambda c: base, False), ("Mult-VAE + genre filter", lambda c: base,
                                                                          True)]
                    if network == "Mult-VAE" else
-                   [(f"{network} conditioned", lambda c: model.score(split.test_in, c), False),
-                    (f"{network} conditioned + filter", lambda c: model.score(split.test_in, c), True)])
+                   [(f"{network} conditioned", lambda c: fold_in_scorer(model, split.test_in, c), False),
+                    (f"{network} conditioned + filter", lambda c: fold_in_scorer(model, split.test_in, c), True)])
         for label, fn, post in methods:
             table = conditioned_eval(fn, split.test_in, split.test_out, G, k=k_cond, post_filter=post)
             records += [{"model": label, "condition": int(r.condition), "metric": m, "value": float(getattr(r, m))}
@@ -127,12 +128,14 @@ def baselines_job(seed: int, n_heldout_users: int, ease_l2_grid: list[float], da
     for name, model in (("Random", models.Random(seed=seed)), ("Popularity", models.Popularity())):
         model.fit(split.train)
         records += [{"model": name, "metric": m, "value": v}
-                    for m, v in strong_metrics(model.score(split.test_in), split.test_in, split.test_out).items()]
+                    for m, v in strong_metrics(fold_in_scorer(model, split.test_in), split.test_in,
+                                               split.test_out).items()]
     fitted = [models.EASE(l2).fit(split.train) for l2 in ease_l2_grid]
-    valid = [strong_metrics(m.score(split.valid_in), split.valid_in, split.valid_out)["ndcg@100"] for m in fitted]
+    valid = [strong_metrics(fold_in_scorer(m, split.valid_in), split.valid_in, split.valid_out)["ndcg@100"]
+             for m in fitted]
     best = int(np.argmax(valid))
     records += [{"model": "EASE", "metric": m, "value": v} for m, v in
-                strong_metrics(fitted[best].score(split.test_in), split.test_in, split.test_out).items()]
+                strong_metrics(fold_in_scorer(fitted[best], split.test_in), split.test_in, split.test_out).items()]
     records.append({"model": "EASE", "metric": "l2 chosen", "value": ease_l2_grid[best]})
     return runner.JobOutput(records)
 

@@ -17,7 +17,7 @@ from .. import datasets, explain, features, metrics, splits
 from ..checks import check_choice
 from ..errors import ConfigError
 
-__all__ = ["load_data", "data_source", "item_features", "Holdout", "holdout", "side_information", "strong_metrics",
+__all__ = ["load_data", "data_source", "fold_in_scorer", "item_features", "Holdout", "holdout", "side_information", "strong_metrics",
            "conditioned_eval"]
 
 SPLITS = ("holdout", "random")
@@ -105,20 +105,33 @@ def strong_metrics(scores: np.ndarray, fold_in, held_out) -> dict[str, float]:
     return {"ndcg@100": out["ndcg@100"], "recall@20": out["recall@20"], "recall@50": out["recall@50"]}
 
 
-def conditioned_eval(scores_by_condition: Callable[[int], np.ndarray], fold_in, held_out, item_conditions,
+def fold_in_scorer(model, rows, condition: int | None = None) -> metrics.Scores:
+    """The scores of a fold-in model (Mult-DAE/VAE, C-VAE under `condition`, EASE, ...) for the fold-in `rows`:
+    one dense matrix when it is small enough, else a scorer of row indices (see metrics.scores_or_scorer)."""
+    rows = sp.csr_array(rows)
+    return metrics.scores_or_scorer(
+        lambda r: model.score(rows if r is None else rows[r], **({} if condition is None else
+                                                                  {"condition": condition})), rows.shape)
+
+
+def conditioned_eval(scores_by_condition: Callable[[int], metrics.Scores], fold_in, held_out, item_conditions,
                      k: int = 10, post_filter: bool = False) -> pd.DataFrame:
     """Conditioned top-k evaluation, one row per condition c: `share` = mean share of the top-k that has c,
     `ndcg` = mean nDCG@k on the held-out items that have c (users with none skipped), `users` = how many users
-    have such items. `scores_by_condition(c)` gives the scores under condition c; with `post_filter` items
-    without c are pushed below every other item (Mult-VAE + genre filter)."""
+    have such items. `scores_by_condition(c)` gives the scores under condition c (a matrix or a scorer, ranked
+    a block of users at a time); with `post_filter` items without c are pushed below every other item (Mult-VAE
+    + genre filter)."""
     cond = np.asarray(item_conditions.toarray() if sp.issparse(item_conditions) else item_conditions) > 0
     fold_in, held_out = sp.csr_array(fold_in), sp.csr_array(held_out)
     rows = []
+    users = np.arange(fold_in.shape[0])
     for c in range(cond.shape[1]):
-        s = np.array(scores_by_condition(c), dtype=np.float64, copy=True)
-        if post_filter:
-            s[:, ~cond[:, c]] -= 1e12
-        top = metrics.top_k(s, k, exclude=fold_in)
+        top = np.empty((users.size, k), dtype=np.int64)
+        for where, block in metrics.score_blocks(scores_by_condition(c), users, fold_in.shape[1]):
+            s = np.array(block, dtype=np.float64, copy=True)
+            if post_filter:
+                s[:, ~cond[:, c]] -= 1e12
+            top[where] = metrics.top_k(s, k, exclude=fold_in[users[where]])
         relevant = held_out @ sp.diags_array(cond[:, c].astype(np.float32))
         ndcg = metrics.ndcg_at_k(top, relevant)
         rows.append({"condition": c, "share": float(cond[top[top >= 0], c].mean()),
