@@ -3,8 +3,11 @@ parameters on ML-100K and on synthetic data sets of ML-100K's and ML-1M's size (
 ML-1M file layout, prepared by the same download-and-verify path a reader uses), with wall time, the chapter's own
 compute time and the peak memory of the whole process tree (kernel + workers, sampled every 0.1 s).
 
-The ML-20M prediction extrapolates each chapter's compute time and peak memory from the two synthetic sizes with
-a power law in the number of ratings (20.0M / 1.0M = 20x more). It is a prediction, printed as one.
+Each synthetic size runs twice: as the chapters run it ("dense": score matrices up to 64M entries held whole,
+ML-1M included) and "blocked" (REPLICATION_DENSE_ENTRIES=0: every score matrix and E computed by blocks of users,
+the code path ML-20M's 3.7 billion entries take). The ML-20M prediction extrapolates each chapter's blocked
+compute time and peak memory from the two sizes with a power law in the number of ratings (20.0M / 1.0M = 20x
+more). It is a prediction, printed as one.
 
 Usage: python bench/bench_scale.py [--chapters autoencoders eautorec] [--keep DIR]
 """
@@ -15,7 +18,6 @@ import argparse
 import json
 import math
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -58,10 +60,12 @@ class PeakMemory:
         self._thread.join()
 
 
-def run_chapter(name: str, source: dict[str, str], out: Path) -> dict[str, float]:
-    """One smoke execution of `name` on `source`: wall s, compute s (the chapter's own timings), peak MiB."""
+def run_chapter(name: str, source: dict[str, str], out: Path, blocked: bool = False) -> dict[str, float]:
+    """One smoke execution of `name` on `source`: wall s, compute s (the chapter's own timings), peak MiB;
+    `blocked`: every score matrix by blocks of users (the kernel and its workers inherit the setting)."""
     from replication import book
 
+    os.environ["REPLICATION_DENSE_ENTRIES"] = "0" if blocked else ""
     notebook = next(p for p in book.toc_notebooks() if p.stem == name)
     params = book.smoke_parameters(notebook) | source | {"results_dir": str(out)}
     if name == "comparison":  # the same models on every data set (SEMAUTO needs ML-100K's knowledge graph)
@@ -77,13 +81,14 @@ def run_chapter(name: str, source: dict[str, str], out: Path) -> dict[str, float
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chapters", nargs="+", default=list(CHAPTERS), choices=CHAPTERS)
+    parser.add_argument("--modes", nargs="+", default=["dense", "blocked"], choices=["dense", "blocked"])
     parser.add_argument("--keep", type=Path, default=None, help="keep the synthetic data and runs here")
     args = parser.parse_args(argv)
     from replication import synthetic
 
     os.environ["REPLICATION_CACHE"] = "off"  # measure the computation, never a cache hit
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    sources = {"ML-100K": {"dataset": "ml-100k", "data_dir": ""}}
+    sources = {"ML-100K": {"dataset": "ml-100k", "data_dir": ""}} if "dense" in args.modes else {}
     for label, size in SIZES.items():
         start = time.perf_counter()
         data_dir = synthetic.prepare_download("ml-1m", root / label, n_users=size[0], n_items=size[1],
@@ -94,14 +99,21 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for name in args.chapters:
         for label, source in sources.items():
-            measured = run_chapter(name, source, root / "runs" / label)
-            rows.append({"chapter": name, "data": label, **measured})
-            print(f"[bench] {name:12s} {label:14s} wall {measured['wall_s']:6.1f} s  compute "
-                  f"{measured['compute_s']:6.1f} s  peak {measured['peak_mib']:7.0f} MiB", flush=True)
-    print("\nML-20M predicted from the two synthetic sizes (power law in the number of ratings, smoke settings):")
+            for mode in [m for m in args.modes if label in SIZES or m == "dense"]:
+                measured = run_chapter(name, source, root / "runs" / label / mode, blocked=mode == "blocked")
+                rows.append({"chapter": name, "data": label, "mode": mode, **measured})
+                print(f"[bench] {name:12s} {label:14s} {mode:8s} wall {measured['wall_s']:6.1f} s  compute "
+                      f"{measured['compute_s']:6.1f} s  peak {measured['peak_mib']:7.0f} MiB", flush=True)
+    (root / "bench_scale.json").write_text(json.dumps(rows, indent=1))
+    print(f"\n[bench] measurements in {root / 'bench_scale.json'}")
+    if "blocked" not in args.modes:
+        return
+    print("\nML-20M predicted from the two synthetic sizes, blocked (power law in the number of ratings, smoke "
+          "settings):")
     ratio = SIZES["ML-1M-sized"][2] / SIZES["ML-100K-sized"][2]
     for name in args.chapters:
-        small, large = (next(r for r in rows if r["chapter"] == name and r["data"] == d) for d in SIZES)
+        small, large = (next(r for r in rows if r["chapter"] == name and r["data"] == d and r["mode"] == "blocked")
+                        for d in SIZES)
         line = [f"{name:12s}"]
         for key, unit in (("compute_s", "s"), ("peak_mib", "MiB")):
             exponent = math.log(large[key] / small[key]) / math.log(ratio)
@@ -109,8 +121,6 @@ def main(argv: list[str] | None = None) -> None:
             line.append(f"{key.split('_')[0]} x{large[key] / small[key]:.1f} per 10x ratings (exponent "
                         f"{exponent:.2f}) -> {predicted:,.0f} {unit}")
         print("  ".join(line))
-    (root / "bench_scale.json").write_text(json.dumps(rows, indent=1))
-    print(f"\n[bench] measurements in {root / 'bench_scale.json'}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ Everything is vectorised over users; there is no Python loop over users or items
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 
@@ -75,7 +76,18 @@ def score_blocks(scores: Scores, users: np.ndarray, n_items: int) -> Iterator[tu
         yield slice(start, start + rows.size), block
 
 
-DENSE_ENTRIES = 1 << 26  # score matrices up to this size (256 MB of float32; ML-1M: 22M) are computed at once
+def _dense_entries() -> int:
+    """$REPLICATION_DENSE_ENTRIES (default 2^26 = 67M: 256 MB of float32, ML-1M's 22M included)."""
+    text = os.environ.get("REPLICATION_DENSE_ENTRIES", "")
+    if not text:
+        return 1 << 26
+    if not text.strip().isdigit():
+        raise ConfigError(f"REPLICATION_DENSE_ENTRIES must be a non-negative integer (the most users x items "
+                          f"entries a score matrix may hold at once), got {text!r}")
+    return int(text)
+
+
+DENSE_ENTRIES = _dense_entries()  # score matrices up to this size are computed at once, larger ones by blocks
 
 
 def scores_or_scorer(score: Callable[[np.ndarray | None], np.ndarray], shape: tuple[int, int]) -> Scores:

@@ -299,3 +299,13 @@ def test_a_second_rating_of_the_same_film_names_the_line(tmp_path):
     user, item = lines[3].split("::")[:2]
     with pytest.raises(DataError, match=rf"ratings line {len(lines) + 1}: user {user} rates item {item} a second"):
         datasets.load("ml-1m", tmp_path / "data")
+
+
+def test_the_dense_limit_is_a_setting_with_a_clear_error(monkeypatch):
+    monkeypatch.delenv("REPLICATION_DENSE_ENTRIES", raising=False)
+    assert metrics._dense_entries() == 1 << 26
+    monkeypatch.setenv("REPLICATION_DENSE_ENTRIES", "0")
+    assert metrics._dense_entries() == 0
+    monkeypatch.setenv("REPLICATION_DENSE_ENTRIES", "lots")
+    with pytest.raises(ConfigError, match="REPLICATION_DENSE_ENTRIES must be a non-negative integer.*'lots'"):
+        metrics._dense_entries()
