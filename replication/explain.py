@@ -69,11 +69,14 @@ def neighbours(train, n_neighbors: int = 50) -> np.ndarray:
 def neighbour_mixing(train, n_neighbors: int = 50) -> sp.csr_array:
     """M (users x users, sparse): M[u, v] = 1 / |N_u| for each of u's neighbours v, so that M @ R is the matrix of
     Exp(u, i) of Eq. 5-6 for the training ratings R: each user's neighbours' mean rating vector."""
-    R = _ratings(train)
+    return _adjacency(_ratings(train), n_neighbors, 1.0 / n_neighbors)
+
+
+def _adjacency(R: sp.csr_array, n_neighbors: int, weight: float = 1.0) -> sp.csr_array:
+    """Users x users sparse matrix with `weight` at (u, v) for each of u's `n_neighbors` neighbours v."""
     nbrs = neighbours(R, n_neighbors)
-    n_users = R.shape[0]
-    rows = np.repeat(np.arange(n_users), n_neighbors)
-    return sp.csr_array((np.full(rows.size, 1.0 / n_neighbors), (rows, nbrs.ravel())), shape=(n_users, n_users))
+    rows = np.repeat(np.arange(R.shape[0]), n_neighbors)
+    return sp.csr_array((np.full(rows.size, weight), (rows, nbrs.ravel())), shape=(R.shape[0], R.shape[0]))
 
 
 def explainability_input(train, n_neighbors: int = 50, theta: float = 0.0):
@@ -93,10 +96,7 @@ def explainability_input(train, n_neighbors: int = 50, theta: float = 0.0):
 def _neighbour_sums(train, n_neighbors: int, users=None) -> sp.csr_array:
     """Sparse A @ R for the rows `users` (default all): each user's neighbours' summed training ratings."""
     R = _ratings(train)
-    nbrs = neighbours(R, n_neighbors)
-    n_users = R.shape[0]
-    rows = np.repeat(np.arange(n_users), n_neighbors)
-    A = sp.csr_array((np.ones(rows.size), (rows, nbrs.ravel())), shape=(n_users, n_users))
+    A = _adjacency(R, n_neighbors)
     return sp.csr_array(A if users is None else A[np.asarray(users)]) @ R
 
 
@@ -139,9 +139,7 @@ class ExplainableRows:
         self.ratings = _ratings(train)
         self.theta = check_number("theta", theta, 0.0)
         self.n_neighbors = n_neighbors
-        nbrs = neighbours(self.ratings, n_neighbors)
-        rows = np.repeat(np.arange(nbrs.shape[0]), n_neighbors)
-        self.adjacency = sp.csr_array((np.ones(rows.size), (rows, nbrs.ravel())), shape=(nbrs.shape[0],) * 2)
+        self.adjacency = _adjacency(self.ratings, n_neighbors)
 
     def rows(self, users=None) -> sp.csr_array:
         chosen = self.adjacency if users is None else sp.csr_array(self.adjacency[np.asarray(users)])
