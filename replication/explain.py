@@ -15,7 +15,9 @@ reach E (tested in tests/test_explain.py). MEP itself is :func:`replication.metr
 
 SEMAUTO's explanations read the user's feature profile instead: :func:`feature_reasons` lists the features of a
 recommended film that weigh most in the profile, :func:`explanation_text` turns them into a sentence,
-:func:`recommendations_table` does both for users' top-n lists, :func:`top_profile_features` shows a profile.
+:func:`recommendations_table` does both for users' top-n lists, :func:`top_profile_features` shows a profile;
+:func:`explanation_quality` measures those explanations over every user's list and :func:`score_share_by_frequency`
+shows which features make a feature-summation score.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from .metrics import top_k
 from .neighbours import nearest_rows
 
 __all__ = ["neighbours", "neighbour_mixing", "explanation_scores", "explainability_matrix", "explainability_input",
-           "neighbour_evidence", "explainable_mask", "ExplainableRows", "explainable_pairs", "feature_reasons", "explanation_text", "recommendations_table", "top_profile_features"]
+           "neighbour_evidence", "explainable_mask", "ExplainableRows", "explainable_pairs", "feature_reasons", "explanation_text", "recommendations_table", "top_profile_features",
+           "QUALITY", "explanation_quality", "score_share_by_frequency"]
 
 
 def _ratings(train) -> sp.csr_array:
@@ -237,3 +240,94 @@ def top_profile_features(profile_row: np.ndarray, feature_table: pd.DataFrame, n
     order = np.argsort(-profile_row, kind="stable")[:n]
     return pd.DataFrame({"label": feature_table["label"].to_numpy()[order],
                          "relation": feature_table["relation"].to_numpy()[order], "weight": profile_row[order]})
+
+
+QUALITY = ("explained", "grounded", "ubiquitous", "tied", "distinct", "most_common")
+
+
+def _top_feature(profiles: np.ndarray, top: np.ndarray, item_features, allowed: np.ndarray | None = None):
+    """For every (user, listed item) pair, row-major over `top` (users x k): the item's feature with the largest
+    profile weight (ties: the lower feature index), its weight and the runner-up's weight (-inf if none); pairs
+    whose item has no (allowed) feature get feature -1."""
+    M = sp.csr_array(item_features)
+    users = np.repeat(np.arange(top.shape[0]), top.shape[1])
+    items = top.ravel()
+    ok = items >= 0
+    rows = M[np.where(ok, items, 0)]
+    pair = np.repeat(np.arange(items.size), np.diff(rows.indptr))
+    feat = rows.indices.astype(np.int64)
+    keep = ok[pair] & (allowed[feat] if allowed is not None else True)
+    pair, feat = pair[keep], feat[keep]
+    weight = profiles[users[pair], feat]
+    order = np.lexsort((feat, -weight, pair))
+    pair, feat, weight = pair[order], feat[order], weight[order]
+    first = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]]) if pair.size else np.array([], dtype=np.int64)
+    best = np.full(items.size, -1, dtype=np.int64)
+    best_w = np.full(items.size, -np.inf)
+    second_w = np.full(items.size, -np.inf)
+    best[pair[first]] = feat[first]
+    best_w[pair[first]] = weight[first]
+    nxt = first + 1
+    valid = nxt < pair.size
+    valid[valid] = pair[nxt[valid]] == pair[first[valid]]
+    second_w[pair[first[valid]]] = weight[nxt[valid]]
+    return users, best, best_w, second_w
+
+
+def explanation_quality(profiles: np.ndarray, top: np.ndarray, item_features, feature_items: np.ndarray, liked,
+                        ubiquitous_above: int, limit: int | None = None) -> dict[str, float]:
+    """How good the feature explanations of top-k lists are, over every listed (user, film) pair: each film is
+    explained by its feature with the largest weight in the user's profile (the authors' rule; `limit` leaves out
+    features linked to more than `limit` films first).
+
+    explained   share of pairs whose top feature has a positive weight (the profile says something about the film)
+    grounded    share of pairs whose top feature links to a film the user liked (`liked`: users x items, > 0 =
+                rated 4+ in training)
+    ubiquitous  share of pairs whose top feature links to more than `ubiquitous_above` films
+    tied        share of pairs whose top feature weighs exactly as much as another feature of the same film (often a
+                duplicate hidden unit: features that link the same rated films share one weight), so the choice
+                between them is arbitrary
+    distinct    distinct top features / explained pairs (1 = every explanation different, small = the same few)
+    most_common share of explanations citing the single most cited feature
+    """
+    feature_items = np.asarray(feature_items)
+    allowed = feature_items <= limit if limit is not None else None
+    users, best, best_w, second_w = _top_feature(np.asarray(profiles), np.asarray(top), item_features, allowed)
+    listed = np.asarray(top).ravel() >= 0
+    has = best >= 0
+    likes = sp.csr_array(liked, dtype=np.float64) @ sp.csr_array(item_features, dtype=np.float64)  # users x feats
+    grounded = np.zeros(best.size, dtype=bool)
+    grounded[has] = np.asarray(likes[users[has], best[has]]).ravel() > 0
+    cited = best[has & (best_w > 0)]
+    n = max(int(listed.sum()), 1)
+    counts = np.bincount(cited) if cited.size else np.zeros(1)
+    return {"explained": float((has & (best_w > 0)).sum() / n), "grounded": float(grounded.sum() / n),
+            "ubiquitous": float((has & (feature_items[np.maximum(best, 0)] > ubiquitous_above)).sum() / n),
+            "tied": float((has & (best_w == second_w)).sum() / n),
+            "distinct": float(np.count_nonzero(counts) / max(cited.size, 1)),
+            "most_common": float(counts.max() / max(cited.size, 1))}
+
+
+FREQUENCY_EDGES = (10, 50, 200)
+
+
+def score_share_by_frequency(profiles: np.ndarray, top: np.ndarray, item_features, feature_items: np.ndarray,
+                             idf: bool = False, edges=FREQUENCY_EDGES) -> pd.Series:
+    """Share of the summed feature-summation score of the listed films (`top`: users x k) that comes from features
+    linked to 1-10, 11-50, 51-200 and more films (`edges`); with `idf` each feature's weight is multiplied by its
+    IDF, as the IDF-weighted summation does."""
+    from .models.semauto import feature_idf
+
+    M = sp.csr_array(item_features, dtype=np.float64)
+    users = np.repeat(np.arange(top.shape[0]), top.shape[1])
+    items = np.asarray(top).ravel()
+    users, items = users[items >= 0], items[items >= 0]
+    rows = M[items]
+    pair = np.repeat(np.arange(items.size), np.diff(rows.indptr))
+    feat = rows.indices
+    contribution = np.asarray(profiles)[users[pair], feat] * (feature_idf(M)[feat] if idf else 1.0)
+    edges = list(edges)
+    labels = [f"1-{edges[0]}"] + [f"{a + 1}-{b}" for a, b in zip(edges, edges[1:])] + [f"> {edges[-1]}"]
+    group = np.searchsorted(edges, np.asarray(feature_items)[feat], side="left")
+    total = np.bincount(group, weights=contribution, minlength=len(labels))
+    return pd.Series(total / max(total.sum(), 1e-300), index=labels, name="share")

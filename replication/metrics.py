@@ -361,6 +361,23 @@ def gini(topk: np.ndarray, n_items: int) -> float:
     return float(np.sum((2 * i - n_items - 1) * counts) / (n_items * total))
 
 
+def list_overlap(topk: np.ndarray, n_items: int) -> float:
+    """Mean Jaccard overlap |A & B| / |A | B| between the lists of every two different users (0 = nobody shares an
+    item, 1 = everyone gets the same list): how personal the recommendations are."""
+    topk = _check_topk(topk, None, n_items, f"the catalogue (n_items={n_items})")
+    n_users = topk.shape[0]
+    if n_users < 2:
+        return float("nan")
+    rows = np.repeat(np.arange(n_users), topk.shape[1])
+    listed = topk.ravel() >= 0
+    L = sp.csr_array((np.ones(int(listed.sum())), (rows[listed], topk.ravel()[listed])), shape=(n_users, n_items))
+    sizes = np.asarray(L.sum(axis=1)).ravel()
+    inter = (L @ L.T).toarray()
+    union = sizes[:, None] + sizes[None, :] - inter
+    jaccard = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return float((jaccard.sum() - np.trace(jaccard)) / (n_users * (n_users - 1)))
+
+
 def novelty(topk: np.ndarray, item_popularity: np.ndarray, n_users: int) -> float:
     """Mean self-information -log2(popularity_i / n_users) over all recommended items (higher = less popular items).
 
@@ -523,10 +540,11 @@ def evaluate_topn(
     item_popularity: np.ndarray | None = None,
     candidates: str = "unrated",
     normalized_recall: bool = False,
+    overlap: bool = False,
 ) -> dict[str, float]:
     """User-averaged :func:`per_user_metrics` keyed like "ndcg@10", plus the list metrics "coverage@k", "gini@k"
     and "novelty@k" of the evaluated users' lists (item popularity for novelty defaults to the number of training
-    users per item)."""
+    users per item) and, with `overlap`, "overlap@k" (:func:`list_overlap`)."""
     per_user = per_user_metrics(scores, train, test, ks, relevant_threshold, explainable, candidates,
                                 normalized_recall)
     train_csr = _as_csr(train, "train")
@@ -545,6 +563,8 @@ def evaluate_topn(
         results[f"coverage@{k}"] = coverage(tk, n_items)
         results[f"gini@{k}"] = gini(tk, n_items)
         results[f"novelty@{k}"] = novelty(tk, item_popularity, train_csr.shape[0])
+        if overlap:
+            results[f"overlap@{k}"] = list_overlap(tk, n_items)
     return results
 
 

@@ -122,10 +122,14 @@ def test_training_is_deterministic_and_reduces_loss():
 def test_minmax_profiles_hand_case():
     R = sp.csr_array(np.array([[5, 1, 0]], dtype=np.float32))
     M = sp.csr_array(np.array([[1, 0, 1, 0], [0, 1, 1, 0], [0, 0, 0, 1]], dtype=np.float32))
-    model = S.MaskedNetworks(epochs=0).fit(R, M)
-    # before training a_f = 0.01 * sum of scaled ratings: f0 = 0.01, f1 = 0.002, f2 = 0.012; f3 absent
+    model = S.MaskedNetworks(epochs=0, rating_scale="max").fit(R, M)
+    # r / 5: before training a_f = 0.01 * sum of scaled ratings: f0 = 0.01, f1 = 0.002, f2 = 0.012; f3 absent
     np.testing.assert_allclose(model.profiles(scaled=False)[0], [0.01, 0.002, 0.012, 0.0], atol=1e-8)
     np.testing.assert_allclose(model.profiles()[0], [0.8, 0.0, 1.0, 0.0], atol=1e-6)
+    # (r - 1) / 4 (the authors'): the one-star film adds nothing, f0 = f2 = 0.01, f1 = 0
+    authors = S.MaskedNetworks(epochs=0).fit(R, M)
+    np.testing.assert_allclose(authors.profiles(scaled=False)[0], [0.01, 0.0, 0.01, 0.0], atol=1e-8)
+    np.testing.assert_allclose(authors.profiles()[0], [1.0, 0.0, 1.0, 0.0], atol=1e-6)
 
 
 def fitted(P, M, R):

@@ -1,7 +1,7 @@
 """SEMAUTO (Bellini et al. 2017/2018): one semantics-aware autoencoder per user, trained for all users at once.
 
-For user u the network has one input and one output unit per item the user rated (ratings scaled to [0, 1] by
-dividing by 5) and one hidden unit per knowledge-graph feature of those items. A 0/1 item -> feature mask keeps only
+For user u the network has one input and one output unit per item the user rated (ratings scaled to [0, 1]:
+(r - 1) / 4 as the authors' code does, or r / 5) and one hidden unit per knowledge-graph feature of those items. A 0/1 item -> feature mask keeps only
 item-feature connections in both layers:
 
     a = x (W1 * M),  h = sigmoid(a),  x_hat = sigmoid(h (W2 * M^T)),  L_u = 1/2 sum_i (x_hat_i - x_i)^2
@@ -17,8 +17,10 @@ Two implementations of exactly the same arithmetic:
   connection has no edge, so its gradient is zero by construction and users never share a parameter.
 
 The user profile is the pre-activation a (one value per feature of the user's items), min-max scaled per user.
-`SemAuto` is the recommender of the book's protocol: it trains the networks and ranks by feature summation (2017)
-or by user-kNN with cosine similarity between profiles (2018).
+`SemAuto` is the recommender of the book's protocol: it trains the networks and ranks by feature summation (2017,
+optionally with ubiquitous features down-weighted by IDF) or by user-kNN with cosine similarity between profiles
+(2018), optionally on profiles enriched with word2vec feature embeddings as in the authors' 2018 pipeline
+(`enrich_profiles`).
 """
 
 from __future__ import annotations
@@ -35,11 +37,22 @@ from ..errors import ConfigError, DataError
 from ..neighbours import cosine_similarity, knn_scores, top_neighbours
 from .base import Recommender
 
-__all__ = ["RATING_SCALE", "Graph", "build_graph", "MaskedNetworks", "UnmaskedNetworks", "reference_user",
+__all__ = ["RATING_SCALE", "RATING_SCALES", "scale_ratings", "enrich_profiles", "feature_idf", "Graph", "build_graph", "MaskedNetworks", "UnmaskedNetworks", "reference_user",
            "reference_fit", "user_mask", "minmax_profiles", "SemAuto"]
 
-RATING_SCALE = 5.0  # ratings 1..5 become 0.2..1.0 (dividing by the maximum keeps a 1-star rating non-zero)
+RATING_SCALE = 5.0  # the largest rating
+MIN_RATING = 1.0
+# "minmax": (r - 1) / 4, the authors' choice (TF: MinMaxScaler over all ratings; Java: normalizeRateMin=1, Max=5),
+# so a 1-star film adds nothing to its features; "max": r / 5, so 1 star = 0.2 still adds positive weight
+RATING_SCALES = ("minmax", "max")
 LOSSES = ("sum", "mean")
+
+
+def scale_ratings(ratings: np.ndarray, rating_scale: str = "minmax") -> np.ndarray:
+    """Ratings 1..5 as network inputs in [0, 1]: (r - 1) / 4 ("minmax", authors) or r / 5 ("max")."""
+    check_choice("rating_scale", rating_scale, RATING_SCALES)
+    r = np.asarray(ratings, dtype=np.float64)
+    return (r - MIN_RATING) / (RATING_SCALE - MIN_RATING) if rating_scale == "minmax" else r / RATING_SCALE
 
 
 def _sigmoid(v: np.ndarray) -> np.ndarray:
@@ -102,7 +115,7 @@ class Graph:
         return self.ui_user
 
 
-def build_graph(train, item_features, scale: float = RATING_SCALE, collapse: bool = True) -> Graph:
+def build_graph(train, item_features, rating_scale: str = "minmax", collapse: bool = True) -> Graph:
     """Build the (user, item, feature) edges of every user's masked network from ratings and the item x feature M.
 
     With `collapse`, hidden units of one user that connect exactly the same rated items are grouped: under the
@@ -116,7 +129,7 @@ def build_graph(train, item_features, scale: float = RATING_SCALE, collapse: boo
     train.sort_indices()
     ui_user = np.repeat(np.arange(n_users), np.diff(train.indptr))
     ui_item = train.indices.astype(np.int64)
-    x = train.data / scale
+    x = scale_ratings(train.data, rating_scale)
     per_item = np.diff(mask.indptr)
     counts = per_item[ui_item]
     n_edges = int(counts.sum())
@@ -195,13 +208,14 @@ class MaskedNetworks:
     loss: str = "sum"
     dtype: type = np.float32
     progress: bool = False
+    rating_scale: str = "minmax"
     graph: Graph | None = field(default=None, repr=False)
     losses: np.ndarray | None = field(default=None, repr=False)
 
     def fit(self, train, item_features, graph: Graph | None = None, snapshots: tuple[int, ...] = ()) -> "MaskedNetworks":
         """Train every user's network; `snapshots` = epochs after which to keep a copy of the pre-activations."""
         _check_settings(self.epochs, self.lr, self.init, self.loss)
-        g = graph if graph is not None else build_graph(train, item_features)
+        g = graph if graph is not None else build_graph(train, item_features, self.rating_scale)
         self.graph = g
         dt = np.dtype(self.dtype)
         n_ui, n_c = len(g.x), g.n_classes
@@ -271,7 +285,8 @@ def _dense_uf(g: Graph, values: np.ndarray) -> np.ndarray:
 
 def minmax_profiles(g: Graph, values: np.ndarray) -> np.ndarray:
     """Scale each user's hidden-unit values to [0, 1] (min -> 0, max -> 1); absent features are 0. If all of a
-    user's hidden units hold the same value (the unmasked network), every one of them gets 1."""
+    user's hidden units hold the same value (the unmasked network, or a user whose every training rating is one star
+    under (r - 1) / 4), every one of them gets 1: the profile is the user's feature set."""
     lo = np.full(g.n_users, np.inf)
     hi = np.full(g.n_users, -np.inf)
     np.minimum.at(lo, g.uf_user, values)
@@ -300,11 +315,12 @@ class UnmaskedNetworks:
     lr: float = 0.3
     init: float = 0.01
     loss: str = "sum"
+    rating_scale: str = "minmax"
     graph: Graph | None = field(default=None, repr=False)
 
     def fit(self, train, item_features, graph: Graph | None = None) -> "UnmaskedNetworks":
         _check_settings(self.epochs, self.lr, self.init, self.loss)
-        g = graph if graph is not None else build_graph(train, item_features)
+        g = graph if graph is not None else build_graph(train, item_features, self.rating_scale)
         self.graph = g
         n_hidden = np.bincount(g.uf_user, minlength=g.n_users).astype(np.float64)
         n_rated = np.bincount(g.ui_user, minlength=g.n_users).astype(np.float64)
@@ -349,12 +365,14 @@ class UnmaskedNetworks:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def user_mask(train, item_features, user: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(x, mask, items, features) of one user's network: rated items, their features (sorted), dense 0/1 mask."""
+def user_mask(train, item_features, user: int, rating_scale: str = "minmax"
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x, mask, items, features) of one user's network: scaled ratings of the rated items, the items, their
+    features (sorted) and the dense 0/1 mask."""
     train, mask = _check_inputs(train, item_features)
     row = train[[user], :]
     items = row.indices[np.argsort(row.indices)]
-    x = row.toarray()[0, items] / RATING_SCALE
+    x = scale_ratings(row.toarray()[0, items], rating_scale)
     sub = mask[items, :]
     feats = np.unique(sub.indices)
     return x, sub[:, feats].toarray(), items, feats
@@ -388,7 +406,7 @@ def reference_user(x: np.ndarray, mask: np.ndarray, epochs: int = 1000, lr: floa
 
 
 def reference_fit(train, item_features, users, epochs: int = 1000, lr: float = 0.3, init: float = 0.01,
-                  loss: str = "sum", dtype=np.float64) -> dict:
+                  loss: str = "sum", dtype=np.float64, rating_scale: str = "minmax") -> dict:
     """Loop over `users`, training each user's dense masked network; returns raw and min-max profiles
     (users x all features) and predictions (users x items, rated items only)."""
     train, mask = _check_inputs(train, item_features)
@@ -398,12 +416,14 @@ def reference_fit(train, item_features, users, epochs: int = 1000, lr: float = 0
     scaled = np.zeros((len(users), n_features))
     pred = np.zeros((len(users), n_items))
     for row, user in enumerate(users):
-        x, m, items, feats = user_mask(train, mask, int(user))
+        x, m, items, feats = user_mask(train, mask, int(user), rating_scale)
         out = reference_user(x, m, epochs, lr, init, loss, dtype)
         raw[row, feats] = out["pre"]
         span = out["pre"].max() - out["pre"].min() if len(feats) else 0.0
         if span > 0:
             scaled[row, feats] = (out["pre"] - out["pre"].min()) / span
+        elif len(feats):  # one value on every hidden unit: the feature set (as minmax_profiles)
+            scaled[row, feats] = 1.0
         pred[row, items] = out["pred"]
     return {"raw": raw, "profiles": scaled, "pred": pred}
 
@@ -412,25 +432,91 @@ def reference_fit(train, item_features, users, epochs: int = 1000, lr: float = 0
 # the recommender of the book's protocol
 # ----------------------------------------------------------------------------------------------------------------
 
-RECOMMENDERS = ("sum", "knn")
+RECOMMENDERS = ("sum", "sum-idf", "sum-mean", "knn")
+W2V_SETTINGS = dict(bins=10, dim=100, window=500, epochs=50)  # the authors' config.ini (SEMAUTO-2.0)
+
+
+def feature_idf(item_features) -> np.ndarray:
+    """Inverse document frequency of each feature over the catalogue, log(n_items / items with the feature): a
+    feature every film has ("language: English") weighs ~0, a rare one weighs most."""
+    M = sp.csr_array(item_features)
+    df = np.bincount(M.indices, minlength=M.shape[1]).astype(np.float64)
+    return np.log(M.shape[0] / np.maximum(df, 1.0))
+
+
+def enrich_profiles(profiles: np.ndarray, present, seed: int = 0, bins: int = 10, dim: int = 100,
+                    window: int = 500, epochs: int = 50, block: int = 256) -> np.ndarray:
+    """The authors' 2018 enrichment of min-max scaled profiles with word2vec (SEMAUTO-2.0's getSentencesWeighted +
+    word2vecWeighted): each user is a sentence of tokens "feature_bin" (bin = the weight scaled to 1..`bins`,
+    truncated), in decreasing weight; gensim's CBOW Word2Vec learns token embeddings; for every feature the user
+    lacks, the most probable of its tokens given the user's sentence (the softmax of the mean context vector, i.e.
+    gensim's predict_output_word) gives it the value of its bin; those values, min-max scaled per user to [0, 1],
+    are added to the profile. `present` (users x features, truthy) marks each user's own features, which keep
+    their weights. Deterministic for a seed (one worker thread)."""
+    from gensim.models import Word2Vec
+
+    P = np.asarray(profiles, dtype=np.float64)
+    own = sp.csr_array(present, dtype=bool).toarray() if sp.issparse(present) else np.asarray(present, dtype=bool)
+    if own.shape != P.shape:
+        raise DataError(f"present has shape {own.shape} but profiles {P.shape}")
+    users, feats = np.nonzero(own)
+    weight = P[users, feats]
+    level = np.minimum(np.floor(1 + (bins - 1) * weight), bins).astype(np.int64)
+    order = np.lexsort((feats, -weight, users))
+    tokens = np.array([f"{f}_{b}" for f, b in zip(feats[order], level[order])], dtype=object)
+    sentences = [list(s) for s in np.split(tokens, np.cumsum(np.bincount(users, minlength=P.shape[0]))[:-1])]
+    w2v = Word2Vec([s for s in sentences if s], vector_size=dim, window=window, min_count=1, epochs=epochs,
+                   workers=1, seed=seed, sg=0, hs=0, negative=5)
+    index = w2v.wv.key_to_index
+    token_of = np.full((P.shape[1], bins), -1, dtype=np.int64)  # vocabulary index of (feature, bin), -1 if unseen
+    for key, i in index.items():
+        f, b = key.split("_")
+        token_of[int(f), int(b) - 1] = i
+    context = sp.csr_array((np.ones(len(tokens)), (users[order], [index[t] for t in tokens])),
+                           shape=(P.shape[0], len(index)))  # user x token counts of each sentence
+    counts = np.maximum(np.diff(context.indptr), 1)
+    out = P.copy()
+    known = token_of >= 0
+    for start in range(0, P.shape[0], block):
+        rows = slice(start, min(start + block, P.shape[0]))
+        mean = (context[rows] @ w2v.wv.vectors) / counts[rows, None]  # gensim: l1 = mean of the context vectors
+        logits = mean @ w2v.syn1neg.T
+        per_feature = np.where(known, logits[:, np.maximum(token_of, 0)], -np.inf)  # (users, features, bins)
+        best = per_feature.argmax(axis=2) + 1.0  # the most probable bin of each feature
+        new = known.any(axis=1)[None, :] & ~own[rows]
+        values = np.where(new, best, np.nan)
+        lo, hi = np.nanmin(np.where(new, values, np.inf), axis=1), np.nanmax(np.where(new, values, -np.inf), axis=1)
+        span = np.where(hi > lo, hi - lo, 1.0)  # sklearn's MinMaxScaler: a constant column becomes 0
+        scaled = (values - lo[:, None]) / span[:, None]
+        out[rows] = np.where(new, scaled, out[rows])
+    return out
 
 
 class SemAuto(Recommender):
     """SEMAUTO under the one protocol: `fit(train, side=item_features)` trains every user's network (masked, or
     fully connected with `masked=False`) and keeps the min-max scaled profiles; `score(users)` ranks by feature
-    summation (`recommender="sum"`) or by user-kNN over profile cosine similarity (`"knn"`, `k` neighbours, scores =
-    similarity-weighted average of the neighbours' training ratings). `variant(...)` re-targets a fitted model to
-    another recommender or k without retraining."""
+    summation (`recommender="sum"`; `"sum-idf"` weighs each feature by its IDF, `"sum-mean"` averages over the film's
+    features instead of summing) or by user-kNN over profile cosine
+    similarity (`"knn"`, `k` neighbours, scores = similarity-weighted average of the neighbours' training ratings),
+    on the profiles or, with `enriched`, on the word2vec-enriched profiles (`enrich_profiles`, seeded by `seed`).
+    `variant(...)` re-targets a fitted model to another recommender, k or profile without retraining."""
 
     name = "SEMAUTO"
 
     def __init__(self, recommender: str = "knn", k: int = 20, epochs: int = 1000, lr: float = 0.3,
-                 init: float = 0.01, loss: str = "sum", masked: bool = True, progress: bool = False) -> None:
+                 init: float = 0.01, loss: str = "sum", masked: bool = True, rating_scale: str = "minmax",
+                 enriched: bool = False, seed: int = 0, w2v: dict | None = None, progress: bool = False) -> None:
         self.recommender = check_choice("recommender", recommender, RECOMMENDERS)
         self.k = check_int("k", k, 1)
         _check_settings(epochs, lr, init, loss)
         self.epochs, self.lr, self.init, self.loss = epochs, lr, init, loss
-        self.masked, self.progress = bool(masked), bool(progress)
+        self.rating_scale = check_choice("rating_scale", rating_scale, RATING_SCALES)
+        self.masked, self.enriched, self.progress = bool(masked), bool(enriched), bool(progress)
+        self.seed = check_int("seed", seed, 0)
+        wrong = sorted(set(w2v or {}) - set(W2V_SETTINGS))
+        if wrong:
+            raise ConfigError(f"unknown word2vec settings {wrong}; allowed: {sorted(W2V_SETTINGS)}")
+        self.w2v = {**W2V_SETTINGS, **(w2v or {})}
 
     def fit(self, train, *, valid=None, side=None, snapshots: tuple[int, ...] = ()) -> "SemAuto":
         """Train on `train` (ratings 1..5) with `side` = the items x features 0/1 mask. `valid` is not used: the
@@ -439,35 +525,61 @@ class SemAuto(Recommender):
             raise ConfigError("SEMAUTO needs side = the items x features 0/1 matrix")
         self._set_train(train, dtype=np.float64, nonneg=True, max_value=RATING_SCALE)
         self.item_features_ = as_csr(side, "side (item features)", dtype=np.float64, binary=True)
-        self.graph_ = build_graph(self.train_, self.item_features_)
+        self.graph_ = build_graph(self.train_, self.item_features_, self.rating_scale)
         if self.masked:
-            self.network_ = MaskedNetworks(self.epochs, self.lr, self.init, self.loss, progress=self.progress).fit(
+            self.network_ = MaskedNetworks(self.epochs, self.lr, self.init, self.loss, progress=self.progress,
+                                           rating_scale=self.rating_scale).fit(
                 self.train_, self.item_features_, graph=self.graph_, snapshots=snapshots)
         else:
-            self.network_ = UnmaskedNetworks(self.epochs, self.lr, self.init, self.loss).fit(
+            self.network_ = UnmaskedNetworks(self.epochs, self.lr, self.init, self.loss, self.rating_scale).fit(
                 self.train_, self.item_features_, graph=self.graph_)
         self.profiles_ = self.network_.profiles()
-        self.shared_ = {}  # computed once per fitted model, shared by its variants (the profile similarities)
+        self.shared_ = {}  # computed once per fitted model, shared by its variants (similarities, enrichment)
         losses = self.network_.losses
         self.history_ = pd.DataFrame({"epoch": np.arange(1, len(losses) + 1), "loss": losses})
         return self
 
-    def variant(self, recommender: str | None = None, k: int | None = None) -> "SemAuto":
-        """A copy sharing the fitted networks, scoring with another recommender or number of neighbours."""
+    def variant(self, recommender: str | None = None, k: int | None = None,
+                enriched: bool | None = None) -> "SemAuto":
+        """A copy sharing the fitted networks, scoring with another recommender, number of neighbours or profile."""
         other = copy.copy(self)
         other.recommender = check_choice("recommender", recommender or self.recommender, RECOMMENDERS)
         other.k = check_int("k", k if k is not None else self.k, 1)
+        other.enriched = self.enriched if enriched is None else bool(enriched)
         return other
+
+    def _shared(self) -> dict:
+        """What the fitted model computes once for all its variants (profile similarities, the enrichment)."""
+        if getattr(self, "shared_", None) is None:
+            self.shared_ = {}
+        return self.shared_
+
+    def profiles(self) -> np.ndarray:
+        """The profiles this variant ranks with: the min-max scaled hidden layer, or its word2vec enrichment."""
+        if not self.enriched:
+            return self.profiles_
+        shared = self._shared()
+        if "enriched" not in shared:
+            g = self.graph_
+            present = sp.csr_array((np.ones(len(g.uf_user)), (g.uf_user, g.uf_feat)), shape=self.profiles_.shape)
+            shared["enriched"] = enrich_profiles(self.profiles_, present, seed=self.seed, **self.w2v)
+        return shared["enriched"]
 
     def score(self, users=None) -> np.ndarray:
         _, idx = self._rows(users)
-        P = self.profiles_
-        if self.recommender == "sum":  # score(u, j) = sum of u's profile weights over j's features
-            return np.asarray((self.item_features_ @ P[idx].T).T, dtype=np.float32)
-        shared = getattr(self, "shared_", {})
-        if "similarity" not in shared:
-            shared["similarity"] = cosine_similarity(P)
-        S = shared["similarity"][idx].copy()
+        P = self.profiles()
+        if self.recommender.startswith("sum"):  # score(u, j) = sum of u's profile weights over j's features
+            M = self.item_features_
+            if self.recommender == "sum-idf":  # each feature weighed by its IDF
+                M = M @ sp.diags_array(feature_idf(M))
+            elif self.recommender == "sum-mean":  # the mean over j's features instead of the sum
+                M = sp.diags_array(1.0 / np.maximum(np.diff(M.indptr), 1)) @ M
+            return np.asarray((M @ P[idx].T).T, dtype=np.float32)
+        shared = self._shared()
+        key = ("similarity", self.enriched)
+        if key not in shared:
+            shared[key] = cosine_similarity(P)
+        S = shared[key][idx].copy()
         S[np.arange(len(idx)), idx] = -np.inf  # a user is never their own neighbour
         nbr, sim = top_neighbours(S, self.k)
         return knn_scores(nbr, sim, self.train_).astype(np.float32)
