@@ -2,7 +2,8 @@
 in `tests/reference/`, so a change that silently moves a result fails the tests.
 
 Compared: every metric record of each chapter (relative tolerance RTOL or absolute ATOL, whichever is looser; metrics
-that measure time or memory are skipped) and every claim's verdict, main and sensitivity (exactly).
+that measure time or memory are skipped, and so are epoch counts, see SKIP_WORDS) and every claim's verdict, main and
+sensitivity (exactly).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from typing import Any
 
 RTOL = 0.02  # 2%: floating-point noise across machines of the same kind, never a real change of a result
 ATOL = 0.005  # for metrics near zero
-SKIP_WORDS = ("time", "seconds", "memory", "peak", "wall", "speed")
+# Not compared: time and memory depend on the machine; so do epoch counts of early-stopped runs: on a flat validation
+# curve, last-bit differences between CPU kinds moved one E-AutoRec run's best epoch from 419 to 292 in CI while every
+# metric stayed within RTOL. What the epochs produce (the metrics) and the convergence verdicts are still compared.
+SKIP_WORDS = ("time", "seconds", "memory", "peak", "wall", "speed", "epoch")
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "tests" / "reference"
 SMOKE_REFERENCE_DIR = REFERENCE_DIR / "smoke"  # the same at the tiny parameters of notebooks/smoke.yml
 SMOKE_CHAPTERS = ("data", "autoencoders", "semauto", "eautorec", "cvae", "comparison")

@@ -16,7 +16,8 @@ def payload(values, verdicts=("holds",), alternatives=("holds",)):
 
 
 def test_record_keys_and_skipped_timings():
-    head = regression.headline(payload({"ndcg": 0.4, "train_seconds": 9.0, "peak_mb": 3.0}))
+    head = regression.headline(payload({"ndcg": 0.4, "train_seconds": 9.0, "peak_mb": 3.0, "best_epoch": 419,
+                                        "epochs_trained": 429}))
     assert head["metrics"] == {"metric=ndcg|model=A": 0.4}
     assert head["verdicts"] == {"c0": "holds", "c0 [k]": "holds"}
 

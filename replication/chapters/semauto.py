@@ -440,19 +440,19 @@ def accuracy_table(result: Result, setting: str = "main", candidates: str | None
 
 
 def sensitivity_table(result: Result) -> pd.DataFrame:
-    """nDCG@10 (mean over seeds) of every method under every setting; the controls do not depend on the feature
-    settings and are repeated in each row, except under the other candidate set where they were re-ranked."""
-    rows = []
+    """nDCG@10 (mean over seeds) of every method (rows) under every setting (columns, with the number of features);
+    the controls do not depend on the feature settings and are repeated in each column, except under the other
+    candidate set where they were re-ranked."""
+    columns = {}
     other = [c for c in CANDIDATES if c != result.params["candidates"]][0]
     for setting, cands in [(s, None) for s in result.settings] + [("main", other)]:
-        row = {"setting": setting if cands is None else f"candidates={other}"}
         feats = result.frame[(result.frame["setting"] == setting) & (result.frame["metric"] == "features")]
-        row["features"] = int(feats["value"].iloc[0]) if len(feats) else None
-        for method in TABLE_METHODS:
-            values = method_values(result, method, "ndcg@10", setting, cands)
-            row[method] = float(values.mean()) if len(values) else np.nan
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("setting")
+        name = setting if cands is None else f"candidates={other}"
+        if len(feats):
+            name += f" ({int(feats['value'].iloc[0])} features)"
+        columns[name] = {method: float(values.mean()) if len(values := method_values(
+            result, method, "ndcg@10", setting, cands)) else np.nan for method in TABLE_METHODS}
+    return pd.DataFrame(columns).rename_axis("nDCG@10").round(4)
 
 
 def graph_table(result: Result) -> pd.DataFrame:
@@ -637,7 +637,7 @@ def claims(result: Result) -> list[C.Claim]:
                            _alternatives(result, a, b, metric, judge)))
 
     compare("sum_beats_random", "Feature summation (2017) ranks better than a random recommender (nDCG@10)",
-            "summation recommends (2017)", "SEMAUTO-sum", "Random")
+            "summation ranks films (2017)", "SEMAUTO-sum", "Random")
     compare("idf_sum_beats_random", "Feature summation with ubiquitous features down-weighted by IDF ranks better "
             "than random (nDCG@10)", "- (a fix we test)", "SEMAUTO-sum-idf", "Random")
     compare("knn_beats_sum", "User-kNN in profile space (2018) beats feature summation (2017), nDCG@10",
@@ -740,7 +740,7 @@ def _explanation_claims(result: Result) -> list[C.Claim]:
 
     def grounded(method, rule):
         return C.threshold(explanation_values(result, method, rule, "grounded").to_numpy(), above=0.5,
-                           label=f"share of {method} recommendations whose top feature links to a film the user "
+                           label=f"share of {method} list entries whose top feature links to a film the user "
                                  "rated 4+")
 
     def ubiquitous(method, rule):
