@@ -2,7 +2,7 @@
 numbers.
 
 Pipeline: :func:`latent_points` encodes every user unconditioned and conditioned on each genre (latent means mu);
-:func:`fit_pca` projects them on the first principal components; then
+:func:`fit_pca` / :func:`pca_projection` project them on the first principal components; then
 
 1. :func:`silhouette` -- do the conditions form clusters?
 2. :func:`centroids`, :func:`cooccurrence_dissimilarity`, :func:`mantel` -- do related genres lie close? (Spearman
@@ -10,12 +10,19 @@ Pipeline: :func:`latent_points` encodes every user unconditioned and conditioned
 3. :func:`centrality` -- do unconditioned users sit at the centre?
 4. :func:`centrality` + popularity -- are popular genres central and rare ones peripheral?
 5. :func:`profile_correlations` -- does an unconditioned user's position tell their genre tastes?
+6. :func:`shift_geometry`, :func:`condition_share` -- what a condition does to a user: one common translation, or a
+   user-specific move? and how much of the latent variance is the condition?
+7. :data:`PAPER_STATEMENTS`, :func:`score_statement`, :func:`neighbour_ranks` -- the paper's pairwise readings of
+   genre centroids ("Thriller, Mystery and Crime are close to each other") as verdicts on a distance matrix;
+   :func:`co_consumption_dissimilarity` relates genres by who watches them.
 
 Plot helpers: :func:`plot_view` (one PC pair, genre clusters coloured, centroids labelled) and :func:`pair_grid`.
 Everything is vectorised over users; loops run over genres or permutations only.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -26,8 +33,11 @@ from scipy.spatial.distance import cdist
 from .errors import ConfigError
 from .models import vae
 
-__all__ = ["latent_points", "fit_pca", "silhouette", "centroids", "cooccurrence_dissimilarity", "centroid_distances", "mantel",
-           "centrality", "genre_tastes", "profile_correlations", "nearest_genres", "plot_view", "pair_grid"]
+__all__ = ["latent_points", "fit_pca", "pca_projection", "silhouette", "condition_share", "centroids",
+           "cooccurrence_dissimilarity", "co_consumption_dissimilarity", "centroid_distances", "mantel", "centrality",
+           "genre_tastes", "profile_correlations", "nearest_genres", "neighbour_ranks", "shift_vectors",
+           "shift_geometry", "Statement", "STATEMENT_KINDS", "PAPER_STATEMENTS", "score_statement", "plot_view",
+           "pair_grid"]
 
 NO_CONDITION = vae.NO_CONDITION
 
@@ -49,9 +59,8 @@ def latent_points(model: vae.MultVAE, interactions) -> tuple[np.ndarray, np.ndar
     return np.concatenate([model.encode(X, condition=c) for c in range(-1, n_conditions)]), labels, users
 
 
-def fit_pca(points: np.ndarray, n_components: int = 5, fit_mask: np.ndarray | None = None, seed: int = 0):
-    """PCA fitted on ``points[fit_mask]`` (default: all points) and applied to all points.
-    Returns ``(coords, explained_variance_ratio)``; the origin of ``coords`` is the mean of the fitted points."""
+def _pca(points: np.ndarray, n_components: int, fit_mask: np.ndarray | None, seed: int):
+    """The one PCA code path: (fitted sklearn PCA, points as float64) after checking the shapes."""
     from sklearn.decomposition import PCA
 
     points = np.asarray(points, dtype=np.float64)
@@ -59,8 +68,24 @@ def fit_pca(points: np.ndarray, n_components: int = 5, fit_mask: np.ndarray | No
         raise ConfigError(f"need a 2-D point matrix with at least n_components={n_components} rows and columns, "
                           f"got shape {points.shape}")
     fit = points if fit_mask is None else points[np.asarray(fit_mask, dtype=bool)]
-    pca = PCA(n_components=n_components, random_state=seed).fit(fit)
+    return PCA(n_components=n_components, random_state=seed).fit(fit), points
+
+
+def fit_pca(points: np.ndarray, n_components: int = 5, fit_mask: np.ndarray | None = None, seed: int = 0):
+    """PCA fitted on ``points[fit_mask]`` (default: all points) and applied to all points.
+    Returns ``(coords, explained_variance_ratio)``; the origin of ``coords`` is the mean of the fitted points."""
+    pca, points = _pca(points, n_components, fit_mask, seed)
     return pca.transform(points), pca.explained_variance_ratio_
+
+
+def pca_projection(points: np.ndarray, n_components: int = 5,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PCA of all points, as :func:`fit_pca`, plus where the latent origin (the zero vector, the prior's mean) lands,
+    so that centrality can be measured from the prior's centre in PC coordinates too.
+    Returns ``(coords, explained_variance_ratio, origin)`` with ``origin`` of length `n_components`."""
+    pca, points = _pca(points, n_components, None, seed)
+    origin = pca.transform(np.zeros((1, points.shape[1])))[0]
+    return pca.transform(points), pca.explained_variance_ratio_, origin
 
 
 def silhouette(points: np.ndarray, labels: np.ndarray, sample_size: int | None = 4000, seed: int = 0) -> float:
@@ -73,6 +98,23 @@ def silhouette(points: np.ndarray, labels: np.ndarray, sample_size: int | None =
         raise ConfigError("silhouette needs at least two distinct labels")
     size = None if sample_size is None or sample_size >= len(labels) else sample_size
     return float(silhouette_score(points, labels, sample_size=size, random_state=seed))
+
+
+def condition_share(points: np.ndarray, labels: np.ndarray) -> float:
+    """Share of the points' total variance explained by the label (eta squared): between-class sum of squares over
+    the total sum of squares around the grand mean, 0 (labels tell nothing) .. 1 (every class a single point)."""
+    points = np.asarray(points, dtype=np.float64)
+    labels = np.asarray(labels)
+    if points.ndim != 2 or len(points) == 0 or labels.shape != (len(points),):
+        raise ConfigError(f"condition_share needs a non-empty 2-D point matrix and one label per point, got points "
+                          f"{points.shape} and labels {labels.shape}")
+    classes, counts = np.unique(labels, return_counts=True)
+    grand = points.mean(axis=0)
+    total = float(((points - grand) ** 2).sum())
+    if total == 0:
+        raise ConfigError("condition_share: all points are identical (total variance is zero)")
+    between = float((counts * ((centroids(points, labels, classes) - grand) ** 2).sum(axis=1)).sum())
+    return between / total
 
 
 def centroids(points: np.ndarray, labels: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
@@ -107,6 +149,30 @@ def cooccurrence_dissimilarity(item_conditions) -> np.ndarray:
     either = size[:, None] + size[None, :] - both
     with np.errstate(invalid="ignore", divide="ignore"):
         out = 1.0 - np.where(either > 0, both / either, 0.0)
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
+def co_consumption_dissimilarity(interactions, item_conditions) -> np.ndarray:
+    """Dissimilarity between conditions by who consumes them: 1 - Pearson correlation, across users with at least
+    one item, of the users' genre shares (:func:`genre_tastes`); complements :func:`cooccurrence_dissimilarity`
+    (genres co-labelling items). Zero diagonal; a condition whose share does not vary gets 1 to every other."""
+    X = sp.csr_array(interactions, dtype=np.float64)
+    A = np.asarray(item_conditions.toarray() if sp.issparse(item_conditions) else item_conditions)
+    if A.ndim != 2 or A.shape[0] != X.shape[1]:
+        raise ConfigError(f"item_conditions must be items x conditions with {X.shape[1]} items (the columns of "
+                          f"interactions), got shape {A.shape}")
+    active = np.asarray((X != 0).sum(axis=1)).ravel() > 0
+    if active.sum() < 2:
+        raise ConfigError(f"co_consumption_dissimilarity needs at least 2 users with items, got {int(active.sum())}")
+    tastes = genre_tastes(X[active], A)
+    centred = tastes - tastes.mean(axis=0)
+    cov = centred.T @ centred
+    scale = np.sqrt(np.diag(cov))
+    varies = scale > 1e-12 * max(1.0, float(scale.max()))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.where(varies[:, None] & varies[None, :], cov / np.outer(scale, scale), 0.0)
+    out = np.clip(1.0 - corr, 0.0, 2.0)
     np.fill_diagonal(out, 0.0)
     return out
 
@@ -189,6 +255,211 @@ def nearest_genres(genre_centroids: np.ndarray, names, n: int = 3) -> pd.DataFra
     order = np.argsort(d, axis=1)[:, :n]
     names = np.asarray(list(names))
     return pd.DataFrame({"genre": names, **{f"nearest {k + 1}": names[order[:, k]] for k in range(n)}})
+
+
+def neighbour_ranks(distances: np.ndarray) -> np.ndarray:
+    """Rank of every class among another's neighbours, to read "b is a's 2nd nearest genre" off a distance matrix:
+    ``R[a, b]`` = 1 for a's nearest other class .. C - 1 for its farthest (ties broken by index), diagonal 0."""
+    D = np.asarray(distances, dtype=np.float64)
+    if D.ndim != 2 or D.shape[0] != D.shape[1] or D.shape[0] < 2:
+        raise ConfigError(f"neighbour_ranks needs a square distance matrix of at least 2 classes, got shape {D.shape}")
+    if np.isnan(D).any() or not np.allclose(D, D.T):
+        raise ConfigError("neighbour_ranks needs a symmetric distance matrix without NaN")
+    n = len(D)
+    # sort each row by (is the class itself, distance, index): the class itself goes last, even after an inf
+    order = np.lexsort((D, np.eye(n, dtype=bool)), axis=-1)
+    ranks = np.zeros((n, n), dtype=np.int64)
+    np.put_along_axis(ranks, order, np.broadcast_to(np.arange(1, n + 1), (n, n)), axis=1)
+    np.fill_diagonal(ranks, 0)
+    return ranks
+
+
+def _shift_table(labels: np.ndarray, users: np.ndarray, n_points: int) -> np.ndarray:
+    """users x (1 + C) table of point indices (column 0: unconditioned, column c + 1: condition c; -1: none)."""
+    labels, users = np.asarray(labels), np.asarray(users)
+    if labels.shape != (n_points,) or users.shape != (n_points,):
+        raise ConfigError(f"{n_points} points need one label and one user each, got labels {labels.shape} and users "
+                          f"{users.shape}")
+    if n_points == 0 or labels.min() < NO_CONDITION or users.min() < 0:
+        raise ConfigError("need points with labels >= -1 and user indices >= 0")
+    if not (labels == NO_CONDITION).any() or labels.max() < 0:
+        raise ConfigError("need unconditioned points (label -1) and points under at least one condition")
+    if not (np.array_equal(labels, labels.astype(np.int64)) and np.array_equal(users, users.astype(np.int64))):
+        raise ConfigError("labels and users must be integers")
+    labels, users = labels.astype(np.int64), users.astype(np.int64)
+    table = np.full((int(users.max()) + 1, int(labels.max()) + 2), -1, dtype=np.int64)
+    table[users, labels + 1] = np.arange(n_points)
+    if (table >= 0).sum() != n_points:
+        keys, counts = np.unique(users * table.shape[1] + labels + 1, return_counts=True)
+        user, column = divmod(int(keys[np.argmax(counts > 1)]), table.shape[1])
+        raise ConfigError(f"user {user} has more than one point under condition {column - 1}")
+    return table
+
+
+def _user_shifts(points: np.ndarray, table: np.ndarray, c: int) -> np.ndarray:
+    """Delta_c(u) = mu(u, c) - mu(u, unconditioned) for every user with both points (users x latent)."""
+    both = (table[:, 0] >= 0) & (table[:, c + 1] >= 0)
+    return points[table[both, c + 1]] - points[table[both, 0]]
+
+
+def _check_points(points: np.ndarray) -> np.ndarray:
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2:
+        raise ConfigError(f"points must be a 2-D matrix (points x latent), got shape {points.shape}")
+    return points
+
+
+def shift_vectors(points: np.ndarray, labels: np.ndarray, users: np.ndarray) -> np.ndarray:
+    """Mean shift of every condition, mean_u (mu(u, c) - mu(u, unconditioned)) over the users with both points,
+    to draw where a condition moves users (C x latent, NaN rows for conditions without such users)."""
+    points = _check_points(points)
+    table = _shift_table(labels, users, len(points))
+    out = np.full((table.shape[1] - 1, points.shape[1]), np.nan)
+    for c in range(table.shape[1] - 1):
+        delta = _user_shifts(points, table, c)
+        if len(delta):
+            out[c] = delta.mean(axis=0)
+    return out
+
+
+def shift_geometry(points: np.ndarray, labels: np.ndarray, users: np.ndarray) -> pd.DataFrame:
+    """Is conditioning a translation of the latent space? Per condition c, from the user shifts
+    Delta_c(u) = mu(u, c) - mu(u, unconditioned) (users matched through `users`; one without both points skipped):
+
+    - ``shift``: ||mean_u Delta_c(u)||, how far the condition moves users on average;
+    - ``deviation``: mean_u ||Delta_c(u) - mean Delta_c|| / ||mean Delta_c|| (0: all users move by the same vector);
+    - ``spread_ratio``: sqrt(trace cov(points of c) / trace cov(unconditioned points)), population variances over
+      all points of each label (1: the conditioned cloud is as spread as the unconditioned one);
+    - ``cosine``: mean_u cos(Delta_c(u), mean Delta_c) (1: all users move the same way; a user that did not move
+      counts 0).
+
+    Indexed by condition 0..C-1 ("condition"); NaN where undefined (no matched users, a zero mean shift)."""
+    points = _check_points(points)
+    labels = np.asarray(labels)
+    table = _shift_table(labels, users, len(points))
+    means = shift_vectors(points, labels, users)
+    uncond_var = points[labels == NO_CONDITION].var(axis=0).sum()
+    rows = []
+    for c in range(len(means)):
+        delta, mean = _user_shifts(points, table, c), means[c]
+        cond = points[labels == c]
+        length = float(np.linalg.norm(mean))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread = float(np.sqrt(cond.var(axis=0).sum() / uncond_var)) if len(cond) else np.nan
+            if len(delta):
+                norms = np.linalg.norm(delta, axis=1)
+                deviation = float(np.linalg.norm(delta - mean, axis=1).mean() / length) if length > 0 else np.nan
+                cosine = float(((delta @ mean) / np.maximum(norms * length, 1e-300)).mean()) if length > 0 else np.nan
+            else:
+                deviation = cosine = np.nan
+        rows.append({"shift": length, "deviation": deviation, "spread_ratio": spread, "cosine": cosine})
+    return pd.DataFrame(rows, index=pd.RangeIndex(len(means), name="condition"))
+
+
+STATEMENT_KINDS = ("close", "far", "nearest_set", "between", "isolated")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One pairwise reading of the genre centroids, checkable on a distance matrix (see :func:`score_statement`).
+
+    ``kind``: "close" (every genre of `others` among a's `k` nearest), "far" (among a's `k` farthest),
+    "nearest_set" (at least `k` of a's len(others) nearest are in `others`), "between" (a lies between the two
+    `others`: d(o1, o2) >= max(d(a, o1), d(a, o2))), "isolated" (a's nearest-neighbour distance among the `k`
+    largest)."""
+
+    id: str
+    text: str
+    kind: str
+    a: str
+    others: tuple[str, ...] = ()
+    k: int = 3
+
+    def __post_init__(self):
+        if self.kind not in STATEMENT_KINDS:
+            raise ConfigError(f"statement {self.id}: kind must be one of {STATEMENT_KINDS}, got {self.kind!r}")
+        counts = {"between": (2, 2), "isolated": (0, 0)}.get(self.kind, (1, None))
+        n = len(self.others)
+        if n < counts[0] or (counts[1] is not None and n > counts[1]):
+            raise ConfigError(f"statement {self.id}: kind {self.kind!r} takes {counts[0]}"
+                              f"{'' if counts[1] == counts[0] else ' or more'} other genres, got {n}")
+        if self.k < 1 or (self.kind == "nearest_set" and self.k > n):
+            raise ConfigError(f"statement {self.id}: k must be >= 1 (and <= the named genres for nearest_set), "
+                              f"got {self.k}")
+
+
+_WAR = '"War is far away from Children and Animation, while it is near Drama and Romance"'
+_HORROR = '"Horror is placed between Thriller and Sci-fi and is far away from Western"'
+_THRILLER = '"Thriller, Mystery and Crime are close to each other"'
+_NOIR = ('"Film-noir genre is placed far away from every genre ... the nearest genres are Crime, Drama, Thriller and '
+         'Mystery"')
+
+#: The paper's readings of its Fig. 2 (Carraro, Polato & Aiolli 2020), in MovieLens-100K genre names.
+PAPER_STATEMENTS: tuple[Statement, ...] = (
+    Statement("thriller_mystery_close", f"Thriller is close to Mystery: {_THRILLER}", "close", "Thriller",
+              ("Mystery",), 3),
+    Statement("thriller_crime_close", f"Thriller is close to Crime: {_THRILLER}", "close", "Thriller", ("Crime",), 3),
+    Statement("mystery_crime_close", f"Mystery is close to Crime: {_THRILLER}", "close", "Mystery", ("Crime",), 3),
+    Statement("war_drama_close", f"War is close to Drama: {_WAR}", "close", "War", ("Drama",), 3),
+    Statement("war_romance_close", f"War is close to Romance: {_WAR}", "close", "War", ("Romance",), 3),
+    Statement("war_far_children", f"War is far from Children's: {_WAR}", "far", "War", ("Children's",), 5),
+    Statement("war_far_animation", f"War is far from Animation: {_WAR}", "far", "War", ("Animation",), 5),
+    Statement("horror_far_western", f"Horror is far from Western: {_HORROR}", "far", "Horror", ("Western",), 5),
+    Statement("filmnoir_nearest", f"Film-Noir's nearest genres are Crime, Drama, Thriller and Mystery: {_NOIR}",
+              "nearest_set", "Film-Noir", ("Crime", "Drama", "Thriller", "Mystery"), 3),
+    Statement("horror_between_thriller_scifi", f"Horror lies between Thriller and Sci-Fi: {_HORROR}", "between",
+              "Horror", ("Thriller", "Sci-Fi"), 1),
+    Statement("filmnoir_isolated", f"Film-Noir is far from every genre: {_NOIR}", "isolated", "Film-Noir", (), 3),
+)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def score_statement(statement: Statement, distances: np.ndarray, names) -> tuple[bool, str]:
+    """Whether `statement` holds in the centroid distance matrix `distances` (rows and columns named by `names`),
+    and a short detail such as "Mystery is Thriller's 2nd nearest of 17"."""
+    names = list(names)
+    ranks = neighbour_ranks(distances)
+    D = np.asarray(distances, dtype=np.float64)
+    if len(names) != len(D):
+        raise ConfigError(f"{len(D)} classes in the distance matrix but {len(names)} names")
+    index = {name: i for i, name in enumerate(names)}
+    missing = [g for g in (statement.a, *statement.others) if g not in index]
+    if missing:
+        raise ConfigError(f"statement {statement.id}: genres not among the names: {', '.join(missing)}")
+    a, others, k, n_other = index[statement.a], [index[g] for g in statement.others], statement.k, len(D) - 1
+    if max(len(others), k if statement.kind in ("close", "far") else 0) > n_other:
+        raise ConfigError(f"statement {statement.id}: k={k} or its {len(others)} named genres exceed the {n_other} "
+                          f"other genres of the distance matrix")
+    if statement.kind == "close":
+        r = ranks[a, others]
+        detail = "; ".join(f"{names[o]} is {names[a]}'s {_ordinal(int(x))} nearest of {n_other}"
+                           for o, x in zip(others, r))
+        return bool((r <= k).all()), detail
+    if statement.kind == "far":
+        far = n_other + 1 - ranks[a, others]
+        detail = "; ".join(f"{names[o]} is {names[a]}'s {_ordinal(int(x))} farthest of {n_other}"
+                           for o, x in zip(others, far))
+        return bool((far <= k).all()), detail
+    if statement.kind == "nearest_set":
+        nearest = np.argsort(ranks[a])[1:len(others) + 1]  # ranks[a] is a permutation of 0..C-1, 0 = a itself
+        hits = int(np.isin(nearest, others).sum())
+        detail = (f"{names[a]}'s {len(others)} nearest: {', '.join(names[i] for i in nearest)} "
+                  f"({hits} of {len(others)} named)")
+        return hits >= k, detail
+    if statement.kind == "between":
+        o1, o2 = others
+        outer, inner = D[o1, o2], max(D[a, o1], D[a, o2])
+        detail = (f"d({names[o1]}, {names[o2]}) = {outer:.3g} vs max(d({names[a]}, {names[o1]}) = {D[a, o1]:.3g}, "
+                  f"d({names[a]}, {names[o2]}) = {D[a, o2]:.3g})")
+        return bool(outer >= inner), detail
+    nn = np.where(np.eye(len(D), dtype=bool), np.inf, D).min(axis=1)
+    place = int((nn > nn[a]).sum()) + 1  # ties count in a's favour
+    detail = f"{names[a]}'s nearest-neighbour distance {nn[a]:.3g} is the {_ordinal(place)} largest of {len(D)}"
+    return place <= k, detail
 
 
 def _colors(n: int):

@@ -120,28 +120,21 @@ class StrongSplit:
     dropped_unseen_items: int
 
 
-def strong_generalization(ratings: pd.DataFrame, n_heldout_users: int = 100, seed: int = 0,
-                          threshold: float = 4.0, min_interactions: int = 5, heldout_fraction: float = 0.2,
-                          n_items: int | None = None) -> StrongSplit:
-    """Binarize ratings >= threshold, keep users with >= min_interactions, draw disjoint validation and test users,
-    and hold out `heldout_fraction` of each held-out user's items. Held-out-user interactions on items no training
-    user has seen are dropped (as Liang et al. do) and counted in `dropped_unseen_items`."""
+def _eligible(ratings: pd.DataFrame, threshold: float, min_interactions: int,
+              heldout_fraction: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """Liang's preprocessing: the interactions (ratings >= threshold) and the sorted ids of the users with at least
+    `min_interactions` of them."""
     check_ratings(ratings)
     check_fraction("heldout_fraction", heldout_fraction)
-    n_items = n_items if n_items is not None else int(ratings["item"].max()) + 1
     positive = ratings[ratings["rating"] >= threshold]
     counts = positive.groupby("user").size()
     users = np.sort(counts[counts >= min_interactions].index.to_numpy())
-    if 2 * n_heldout_users >= len(users):
-        raise ConfigError(f"n_heldout_users={n_heldout_users} leaves no training users: only {len(users)} users have "
-                          f">= {min_interactions} ratings >= {threshold}")
-    rng = np.random.default_rng(seed)
-    shuffled = rng.permutation(users)
-    valid_users = np.sort(shuffled[:n_heldout_users])
-    test_users = np.sort(shuffled[n_heldout_users:2 * n_heldout_users])
-    train_users = np.sort(shuffled[2 * n_heldout_users:])
+    return positive[positive["user"].isin(users)], users
 
-    positive = positive[positive["user"].isin(users)]
+
+def _strong_split(positive: pd.DataFrame, valid_users: np.ndarray, test_users: np.ndarray, train_users: np.ndarray,
+                  rng: np.random.Generator, n_items: int, heldout_fraction: float, seed: int) -> StrongSplit:
+    """The matrices of one strong-generalization split, given its three disjoint sorted user sets."""
     train_frame = positive[positive["user"].isin(train_users)]
     seen = np.zeros(n_items, dtype=bool)
     seen[train_frame["item"].to_numpy()] = True
@@ -164,3 +157,48 @@ def strong_generalization(ratings: pd.DataFrame, n_heldout_users: int = 100, see
     train = to_csr(rows(train_frame, train_users), (len(train_users), n_items), value="one")
     return StrongSplit(train, valid_in, valid_out, test_in, test_out, train_users, valid_users, test_users, seed,
                        dropped_v + dropped_t)
+
+
+def strong_generalization(ratings: pd.DataFrame, n_heldout_users: int = 100, seed: int = 0,
+                          threshold: float = 4.0, min_interactions: int = 5, heldout_fraction: float = 0.2,
+                          n_items: int | None = None) -> StrongSplit:
+    """Binarize ratings >= threshold, keep users with >= min_interactions, draw disjoint validation and test users,
+    and hold out `heldout_fraction` of each held-out user's items. Held-out-user interactions on items no training
+    user has seen are dropped (as Liang et al. do) and counted in `dropped_unseen_items`."""
+    positive, users = _eligible(ratings, threshold, min_interactions, heldout_fraction)
+    n_items = n_items if n_items is not None else int(ratings["item"].max()) + 1
+    if 2 * n_heldout_users >= len(users):
+        raise ConfigError(f"n_heldout_users={n_heldout_users} leaves no training users: only {len(users)} users have "
+                          f">= {min_interactions} ratings >= {threshold}")
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permutation(users)
+    return _strong_split(positive, np.sort(shuffled[:n_heldout_users]),
+                         np.sort(shuffled[n_heldout_users:2 * n_heldout_users]),
+                         np.sort(shuffled[2 * n_heldout_users:]), rng, n_items, heldout_fraction, seed)
+
+
+def strong_generalization_folds(ratings: pd.DataFrame, n_folds: int = 5, n_valid_users: int = 100, seed: int = 0,
+                                threshold: float = 4.0, min_interactions: int = 5, heldout_fraction: float = 0.2,
+                                n_items: int | None = None) -> list[StrongSplit]:
+    """Strong generalization with every eligible user tested exactly once: the users (preprocessed as in
+    :func:`strong_generalization`) are shuffled by `seed` and cut into `n_folds` folds; split f tests fold f,
+    validates on `n_valid_users` drawn from the other folds and trains on the rest. Each split's `test_users`
+    holds the original user ids, so per-user results of the folds can be joined."""
+    positive, users = _eligible(ratings, threshold, min_interactions, heldout_fraction)
+    n_items = n_items if n_items is not None else int(ratings["item"].max()) + 1
+    if not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
+        raise ConfigError(f"n_folds must be an integer >= 2, got {n_folds!r}")
+    largest_fold = -(-len(users) // n_folds)
+    if largest_fold + n_valid_users >= len(users):
+        raise ConfigError(f"n_folds={n_folds} with n_valid_users={n_valid_users} leaves no training users: only "
+                          f"{len(users)} users have >= {min_interactions} ratings >= {threshold}")
+    folds = np.array_split(np.random.default_rng(seed).permutation(users), n_folds)
+    out = []
+    for f, test in enumerate(folds):
+        rng = np.random.default_rng([seed, f])
+        rest = np.concatenate([fold for g, fold in enumerate(folds) if g != f])
+        picked = np.zeros(len(rest), dtype=bool)
+        picked[rng.choice(len(rest), n_valid_users, replace=False)] = True
+        out.append(_strong_split(positive, np.sort(rest[picked]), np.sort(test), np.sort(rest[~picked]), rng,
+                                 n_items, heldout_fraction, seed))
+    return out

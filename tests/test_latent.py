@@ -152,3 +152,278 @@ def test_plots_draw_without_error():
     fig2 = latent.pair_grid(coords, labels, ["a", "b", "c"], n=3)
     assert len(fig2.axes) == 9
     plt.close("all")
+
+
+# ---------------------------------------------------------------------------------------------------- shift geometry
+
+
+def conditioned_cloud(uncond, moved, seed=0):
+    """Points/labels/users of an unconditioned cloud and one moved copy per condition, each block in a shuffled
+    user order (so that users must be matched through `users`, not by position)."""
+    rng = np.random.default_rng(seed)
+    n = len(uncond)
+    blocks = [uncond] + list(moved)
+    orders = [rng.permutation(n) for _ in blocks]
+    points = np.concatenate([b[o] for b, o in zip(blocks, orders)])
+    labels = np.repeat(np.arange(-1, len(moved)), n)
+    users = np.concatenate(orders)
+    return points, labels, users
+
+
+def test_shift_geometry_of_a_planted_translation():
+    rng = np.random.default_rng(0)
+    uncond = rng.standard_normal((50, 3))
+    vectors = np.array([[3.0, 4.0, 0.0], [0.0, 0.0, -2.0]])
+    points, labels, users = conditioned_cloud(uncond, [uncond + v for v in vectors])
+    geo = latent.shift_geometry(points, labels, users)
+    assert geo.index.name == "condition" and geo.index.tolist() == [0, 1]
+    assert geo.columns.tolist() == ["shift", "deviation", "spread_ratio", "cosine"]
+    np.testing.assert_allclose(geo["shift"], [5.0, 2.0])
+    np.testing.assert_allclose(geo["deviation"], 0.0, atol=1e-12)
+    np.testing.assert_allclose(geo["spread_ratio"], 1.0)
+    np.testing.assert_allclose(geo["cosine"], 1.0)
+    np.testing.assert_allclose(latent.shift_vectors(points, labels, users), vectors)
+
+
+def test_shift_geometry_of_a_planted_scaling():
+    rng = np.random.default_rng(1)
+    uncond = rng.standard_normal((80, 4)) + 1.0
+    points, labels, users = conditioned_cloud(uncond, [2.0 * uncond, 0.5 * uncond, uncond])
+    geo = latent.shift_geometry(points, labels, users)
+    np.testing.assert_allclose(geo["spread_ratio"], [2.0, 0.5, 1.0])
+    # scaling moves every user by a different vector (its own position): not a translation
+    assert geo.loc[0, "deviation"] > 0.5 and geo.loc[1, "deviation"] > 0.5
+    # the unchanged condition: no mean shift, so deviation and cosine are undefined
+    assert geo.loc[2, "shift"] == 0.0 and np.isnan(geo.loc[2, "deviation"]) and np.isnan(geo.loc[2, "cosine"])
+
+
+def slow_shift_geometry(points, labels, users):
+    """Reference: dictionaries of (user, condition) -> point and explicit loops over conditions and users."""
+    where = {(int(u), int(c)): points[i] for i, (u, c) in enumerate(zip(users, labels))}
+    uncond = points[labels == -1]
+    uncond_var = sum(np.var(uncond[:, j]) for j in range(points.shape[1]))
+    rows = []
+    for c in range(labels.max() + 1):
+        deltas = [where[(u, c)] - where[(u, -1)] for (u, c_), _ in where.items() if c_ == c and (u, -1) in where]
+        if not deltas:
+            rows.append((np.nan, np.nan, np.nan, np.nan))
+            continue
+        mean = sum(deltas) / len(deltas)
+        length = np.sqrt(sum(x * x for x in mean))
+        deviation = sum(np.linalg.norm(d - mean) for d in deltas) / len(deltas) / length
+        cosine = sum(float(d @ mean) / (np.linalg.norm(d) * length) for d in deltas) / len(deltas)
+        cond = points[labels == c]
+        spread = np.sqrt(sum(np.var(cond[:, j]) for j in range(points.shape[1])) / uncond_var)
+        rows.append((length, deviation, spread, cosine))
+    return np.array(rows)
+
+
+def test_shift_geometry_matches_slow_reference_with_unmatched_users():
+    rng = np.random.default_rng(2)
+    n, d, C = 30, 4, 3
+    labels = np.repeat(np.arange(-1, C), n)
+    users = np.tile(np.arange(n), C + 1)
+    points = rng.standard_normal((len(labels), d)) + 0.7 * labels[:, None]
+    keep = rng.random(len(labels)) > 0.2  # some users lack their unconditioned or conditioned point
+    keep[labels == 2] = False
+    keep[(labels == 2) & (users == 4)] = True  # condition 2: only user 4 ...
+    keep[(labels == -1) & (users == 4)] = False  # ... who has no unconditioned point
+    points, labels, users = points[keep], labels[keep], users[keep]
+    order = rng.permutation(len(labels))
+    points, labels, users = points[order], labels[order], users[order]
+    geo = latent.shift_geometry(points, labels, users)
+    ref = slow_shift_geometry(points, labels, users)
+    np.testing.assert_allclose(geo.to_numpy()[:2], ref[:2], rtol=1e-10)
+    # condition 2 has no matched user: no shift, but its cloud still has a spread (a single point: 0)
+    assert np.isnan(geo.loc[2, ["shift", "deviation", "cosine"]].astype(float)).all()
+    assert geo.loc[2, "spread_ratio"] == 0.0
+    assert np.isnan(latent.shift_vectors(points, labels, users)[2]).all()
+
+
+def test_shift_geometry_rejects_bad_input():
+    points, labels, users = conditioned_cloud(np.eye(3), [np.eye(3) + 1])
+    with pytest.raises(ConfigError, match="user 0 has more than one point under condition -1"):
+        latent.shift_geometry(points, labels, np.where(users == 1, 0, users))
+    with pytest.raises(ConfigError, match="one label and one user"):
+        latent.shift_geometry(points, labels[:-1], users)
+    with pytest.raises(ConfigError, match="unconditioned points"):
+        latent.shift_geometry(points[labels == 0], labels[labels == 0], users[labels == 0])
+    with pytest.raises(ConfigError, match="labels >= -1"):
+        latent.shift_vectors(points, labels - 1, users)
+    with pytest.raises(ConfigError, match="2-D"):
+        latent.shift_vectors(points.ravel(), labels, users)
+
+
+# ---------------------------------------------------------------------------------------------------- condition share
+
+
+def test_condition_share_hand_case_blobs_and_noise():
+    # grand mean 3: total 9 + 1 + 1 + 9 = 20; class means 1 and 5: between 2 * 4 + 2 * 4 = 16
+    assert latent.condition_share(np.array([[0.0], [2.0], [4.0], [6.0]]), np.array([0, 0, 1, 1])) == \
+        pytest.approx(0.8)
+    points, labels = blobs()
+    assert latent.condition_share(points, labels) > 0.99
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((4000, 2))
+    assert latent.condition_share(noise, rng.integers(0, 4, 4000)) < 0.01
+    with pytest.raises(ConfigError, match="identical"):
+        latent.condition_share(np.ones((5, 2)), np.arange(5))
+    with pytest.raises(ConfigError, match="one label per point"):
+        latent.condition_share(points, labels[:-1])
+
+
+# ---------------------------------------------------------------------------------------------------- PCA + origin
+
+
+def test_pca_projection_places_the_latent_origin():
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(0)
+    points = rng.standard_normal((200, 4)) * [3.0, 2.0, 1.0, 0.5] + [5.0, -2.0, 1.0, 0.0]
+    coords, explained, origin = latent.pca_projection(points, n_components=2, seed=0)
+    ref_coords, ref_explained = latent.fit_pca(points, n_components=2, seed=0)
+    np.testing.assert_allclose(coords, ref_coords)
+    np.testing.assert_allclose(explained, ref_explained)
+    pca = PCA(n_components=2, random_state=0).fit(points)
+    np.testing.assert_allclose(origin, pca.transform(np.zeros((1, 4)))[0])
+    # all components: a rotation about the mean, so the origin lies as far from the PC origin as from the mean
+    _, _, full = latent.pca_projection(points, n_components=4)
+    assert np.linalg.norm(full) == pytest.approx(np.linalg.norm(points.mean(axis=0)))
+    with pytest.raises(ConfigError, match="n_components"):
+        latent.pca_projection(points, n_components=5)
+
+
+# ---------------------------------------------------------------------------------------------------- co-consumption
+
+
+def test_co_consumption_dissimilarity_hand_case():
+    # items: 0 -> A, 1 -> B, 2 -> C (watched by nobody), 3 -> A and B
+    G = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]])
+    X = sp.csr_array(np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0]], dtype=np.float32))
+    # users with items: A shares (1, 0, 1), B shares (0, 1, 1): deviations (1, -2, 1) / 3 and (-2, 1, 1) / 3,
+    # r = (-2 - 2 + 1) / 6 = -0.5; the empty user 4 would make r = 0
+    d = latent.co_consumption_dissimilarity(X, G)
+    np.testing.assert_allclose(d, [[0.0, 1.5, 1.0], [1.5, 0.0, 1.0], [1.0, 1.0, 0.0]])
+    with pytest.raises(ConfigError, match="items x conditions with 4 items"):
+        latent.co_consumption_dissimilarity(X, G[:3])
+    with pytest.raises(ConfigError, match="at least 2 users"):
+        latent.co_consumption_dissimilarity(X[[0, 3]], G)
+
+
+def test_co_consumption_dissimilarity_finds_planted_co_watched_genres():
+    rng = np.random.default_rng(0)
+    n_genres, per_genre, n_users = 6, 10, 300
+    G = np.kron(np.eye(n_genres), np.ones((per_genre, 1)))  # every item has one genre
+    liked = [{0, 1}, {2}, {3}, {4}, {5}]  # users of type 0 watch genres 0 and 1 together
+    kind = rng.integers(0, len(liked), n_users)
+    genre_of_item = np.repeat(np.arange(n_genres), per_genre)
+    likes = np.array([[g in liked[t] for g in range(n_genres)] for t in kind])[:, genre_of_item]
+    X = sp.csr_array((rng.random(likes.shape) < np.where(likes, 0.6, 0.05)).astype(np.float32))
+    d = latent.co_consumption_dissimilarity(X, G)
+    np.testing.assert_allclose(d, d.T)
+    off = d + np.diag(np.full(n_genres, np.inf))
+    assert np.unravel_index(np.argmin(off), d.shape) in [(0, 1), (1, 0)]
+    assert d[0, 1] < 0.5 < off[2:].min()
+
+
+# ---------------------------------------------------------------------------------------------------- neighbour ranks
+
+
+def test_neighbour_ranks_hand_case_with_a_tie():
+    x = np.array([0.0, 1.0, -1.0, 5.0])  # class 0 has 1 and 2 at the same distance: the lower index first
+    ranks = latent.neighbour_ranks(np.abs(x[:, None] - x[None, :]))
+    np.testing.assert_array_equal(ranks, [[0, 1, 2, 3], [1, 0, 2, 3], [1, 2, 0, 3], [2, 1, 3, 0]])
+    d = np.array([[0.0, np.inf, 1.0], [np.inf, 0.0, np.inf], [1.0, np.inf, 0.0]])
+    np.testing.assert_array_equal(latent.neighbour_ranks(d), [[0, 2, 1], [1, 0, 2], [1, 2, 0]])
+    with pytest.raises(ConfigError, match="square"):
+        latent.neighbour_ranks(np.zeros((2, 3)))
+    with pytest.raises(ConfigError, match="symmetric"):
+        latent.neighbour_ranks(np.array([[0.0, 1.0], [2.0, 0.0]]))
+
+
+# ---------------------------------------------------------------------------------------------------- statements
+
+
+LINE_NAMES = ["A", "B", "C", "D", "E"]
+LINE = np.abs(np.subtract.outer(*[np.array([0.0, 1.0, 2.0, 6.0, 20.0])] * 2))  # five genres on a line
+
+
+def verdict(kind, a, others=(), k=1):
+    return latent.score_statement(latent.Statement("s", "text", kind, a, tuple(others), k), LINE, LINE_NAMES)
+
+
+def test_score_statement_close_and_far():
+    assert verdict("close", "A", ["B"]) == (True, "B is A's 1st nearest of 4")
+    assert verdict("close", "A", ["C"]) == (False, "C is A's 2nd nearest of 4")
+    assert verdict("close", "A", ["B", "C"], k=2)[0]
+    assert not verdict("close", "A", ["B", "D"], k=2)[0]
+    assert verdict("far", "A", ["E"]) == (True, "E is A's 1st farthest of 4")
+    assert verdict("far", "A", ["B"], k=2) == (False, "B is A's 4th farthest of 4")
+    assert verdict("far", "C", ["E", "D"], k=2)[0]  # C: D at 4, E at 18 are its two farthest
+
+
+def test_score_statement_nearest_set_between_isolated():
+    # A's 3 nearest: B, C, D
+    assert verdict("nearest_set", "A", ["B", "C", "E"], k=2) == (True, "A's 3 nearest: B, C, D (2 of 3 named)")
+    assert not verdict("nearest_set", "A", ["B", "C", "E"], k=3)[0]
+    # d(A, C) = 2 >= max(d(B, A), d(B, C)) = 1; d(B, C) = 1 < d(A, C) = 2
+    assert verdict("between", "B", ["A", "C"])[0]
+    assert not verdict("between", "A", ["B", "C"])[0]
+    # nearest-neighbour distances: A 1, B 1, C 1, D 4, E 14
+    assert verdict("isolated", "E") == (True, "E's nearest-neighbour distance 14 is the 1st largest of 5")
+    assert not verdict("isolated", "D")[0] and verdict("isolated", "D", k=2)[0]
+    assert verdict("isolated", "A", k=3)[0] and not verdict("isolated", "A", k=2)[0]  # ties count for A
+
+
+def test_statement_and_score_statement_reject_bad_input():
+    with pytest.raises(ConfigError, match="kind must be one of"):
+        latent.Statement("s", "t", "near", "A", ("B",))
+    with pytest.raises(ConfigError, match="takes 2 other genres"):
+        latent.Statement("s", "t", "between", "A", ("B",))
+    with pytest.raises(ConfigError, match="takes 0 other genres"):
+        latent.Statement("s", "t", "isolated", "A", ("B",))
+    with pytest.raises(ConfigError, match="k must be"):
+        latent.Statement("s", "t", "nearest_set", "A", ("B", "C"), k=3)
+    with pytest.raises(ConfigError, match="not among the names: Z"):
+        verdict("close", "A", ["Z"])
+    with pytest.raises(ConfigError, match="exceed the 4 other genres"):
+        verdict("close", "A", ["B"], k=5)
+    with pytest.raises(ConfigError, match="5 classes in the distance matrix but 4 names"):
+        latent.score_statement(latent.PAPER_STATEMENTS[0], LINE, LINE_NAMES[:4])
+
+
+ML100K_GENRES = ["Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
+                 "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War",
+                 "Western"]
+# a layout after the paper's reading of its Fig. 2, where every statement holds
+FIG2 = {"Crime": (0, 0), "Thriller": (1, 0), "Mystery": (0.5, 0.8), "Drama": (2, -3), "War": (3, -4),
+        "Romance": (4, -3), "Film-Noir": (-5, -5), "Horror": (3, 2), "Sci-Fi": (5, 4), "Western": (-10, 10),
+        "Musical": (-9, 10), "Children's": (10, 10), "Animation": (11, 10), "Fantasy": (9, 9), "Action": (6, 3),
+        "Adventure": (7, 4), "Comedy": (3, -1), "Documentary": (-8, 9)}
+
+
+def test_paper_statements_hold_on_a_layout_after_the_paper_and_fail_when_moved():
+    statements = latent.PAPER_STATEMENTS
+    assert len({s.id for s in statements}) == len(statements) == 11
+    assert {s.kind for s in statements} == set(latent.STATEMENT_KINDS)
+    assert all({s.a, *s.others} <= set(ML100K_GENRES) for s in statements)
+    assert all(s.text.count('"') == 2 for s in statements)  # each quotes the paper
+    by_id = {s.id: s for s in statements}
+    pts = np.array([FIG2[g] for g in ML100K_GENRES], dtype=np.float64)
+    D = latent.centroid_distances(pts)
+    verdicts = {s.id: latent.score_statement(s, D, ML100K_GENRES) for s in statements}
+    assert all(holds for holds, _ in verdicts.values()), verdicts
+    assert verdicts["thriller_mystery_close"][1] == "Mystery is Thriller's 1st nearest of 17"
+    # swap names: Western with Action (next to Horror), Children's with Comedy (next to War)
+    swapped = [{"Western": "Action", "Action": "Western", "Children's": "Comedy", "Comedy": "Children's"}.get(g, g)
+               for g in ML100K_GENRES]
+    assert not latent.score_statement(by_id["horror_far_western"], D, swapped)[0]
+    assert not latent.score_statement(by_id["war_far_children"], D, swapped)[0]
+    # Film-Noir moved next to Comedy: no longer isolated, its nearest genres change
+    moved = pts.copy()
+    moved[ML100K_GENRES.index("Film-Noir")] = (3.2, -1.1)
+    Dm = latent.centroid_distances(moved)
+    assert not latent.score_statement(by_id["filmnoir_isolated"], Dm, ML100K_GENRES)[0]
+    assert not latent.score_statement(by_id["filmnoir_nearest"], Dm, ML100K_GENRES)[0]
+    with pytest.raises(ConfigError, match="not among the names: War, Children's"):
+        latent.score_statement(by_id["war_far_children"], D[:3, :3], ML100K_GENRES[:3])

@@ -80,7 +80,33 @@ def test_strong_generalization_is_deterministic(ml100k):
     assert (a.test_out != b.test_out).nnz == 0
 
 
+def test_user_folds_test_every_eligible_user_exactly_once(ml100k):
+    folds = splits.strong_generalization_folds(ml100k.ratings, n_folds=5, n_valid_users=100, seed=2, n_items=1682)
+    positives = ml100k.ratings[ml100k.ratings["rating"] >= 4].groupby("user").size()
+    eligible = np.sort(positives[positives >= 5].index.to_numpy())
+    tested = np.concatenate([f.test_users for f in folds])
+    assert np.array_equal(np.sort(tested), eligible)  # each eligible user once, nobody else
+    assert max(len(f.test_users) for f in folds) - min(len(f.test_users) for f in folds) <= 1
+    for f in folds:
+        sets = [set(f.train_users), set(f.valid_users), set(f.test_users)]
+        assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+        assert set.union(*sets) == set(eligible) and len(f.valid_users) == 100
+        assert (f.test_in.multiply(f.test_out)).nnz == 0
+        seen = np.asarray(f.train.sum(0)).ravel() > 0
+        assert seen[f.test_out.indices].all() and seen[f.test_in.indices].all()
+        user = f.test_users[3]  # row 3 of the test matrices is that user: fold-in + held-out = their positives
+        expected = set(ml100k.ratings.query("user == @user and rating >= 4")["item"]) & set(np.flatnonzero(seen))
+        assert set(f.test_in[[3]].indices) | set(f.test_out[[3]].indices) == expected
+    again = splits.strong_generalization_folds(ml100k.ratings, n_folds=5, n_valid_users=100, seed=2, n_items=1682)
+    assert all(np.array_equal(a.valid_users, b.valid_users) and (a.test_out != b.test_out).nnz == 0
+               for a, b in zip(folds, again))
+    other = splits.strong_generalization_folds(ml100k.ratings, n_folds=5, n_valid_users=100, seed=3, n_items=1682)
+    assert not np.array_equal(other[0].test_users, folds[0].test_users)
+
+
 @pytest.mark.parametrize("call,needle", [
+    (lambda r: splits.strong_generalization_folds(r, n_folds=1), "n_folds must be an integer >= 2, got 1"),
+    (lambda r: splits.strong_generalization_folds(r, n_folds=2, n_valid_users=480), "leaves no training users"),
     (lambda r: splits.random_split(r, 1.5), "test_fraction must lie strictly between 0 and 1, got 1.5"),
     (lambda r: splits.holdout_split(r.drop(columns="rating")), "lacks columns ['rating']"),
     (lambda r: splits.strong_generalization(r, n_heldout_users=500), "leaves no training users"),

@@ -321,3 +321,43 @@ def test_fit_binarizes_a_copy_and_leaves_the_callers_matrix_alone():
     assert (ratings.data == 4.0).all()
     reference = MultVAE(epochs=1, seed=0, **SMALL).fit(X)
     np.testing.assert_allclose(model.score(X), reference.score(X), rtol=1e-5, atol=1e-5)
+
+
+def test_conditioned_validation_hand_case():
+    # items 0, 1 have condition 0; items 2, 3 condition 1; item 4 neither
+    conds = np.array([[1, 0], [1, 0], [0, 1], [0, 1], [0, 0]], dtype=np.float32)
+    fold_in = sp.csr_array(np.array([[1, 0, 1, 0, 0], [0, 0, 0, 0, 1]], dtype=np.float32))
+    held_out = sp.csr_array(np.array([[0, 1, 0, 0, 1], [1, 0, 1, 0, 0]], dtype=np.float32))
+    valid, row_conds = protocols.conditioned_validation(fold_in, held_out, conds)
+    # user 0: unconditioned (items 1, 4), condition 0 (item 1); condition 1 has no held-out item -> dropped.
+    # user 1: unconditioned (items 0, 2); its fold-in item 4 has no condition -> no conditioned row.
+    assert row_conds.tolist() == [-1, -1, 0]
+    np.testing.assert_array_equal(valid.target.toarray(), [[0, 1, 0, 0, 1], [1, 0, 1, 0, 0], [0, 1, 0, 0, 0]])
+    np.testing.assert_array_equal(valid.fold_in.toarray(), fold_in.toarray()[[0, 1, 0]])
+
+
+def test_fit_validates_conditioned_rows():
+    X, conds, _ = two_tribes()
+    fold_in, held_out = split_rows(X, seed=3)
+    valid, row_conds = protocols.conditioned_validation(fold_in, held_out, conds)
+    assert (row_conds >= 0).any() and (row_conds == -1).sum() == (np.diff(held_out.indptr) > 0).sum()
+    model = MultVAE(epochs=3, seed=0, **SMALL).fit(X, valid=valid, side=conds, valid_conditions=row_conds)
+    # the logged validation is nDCG@100 over the conditioned and unconditioned rows, each scored under its condition
+    scores = np.vstack([model.score(valid.fold_in[[r]], condition=int(c)) for r, c in enumerate(row_conds)])
+    assert model.history_["valid"].iloc[-1] == pytest.approx(valid.evaluate(scores))
+    unconditioned = model.score(valid.fold_in)
+    assert valid.evaluate(unconditioned) != pytest.approx(valid.evaluate(scores))
+    with pytest.raises(ConfigError, match="one condition per validation row"):
+        MultVAE(epochs=1, **SMALL).fit(X, valid=valid, side=conds, valid_conditions=row_conds[:-1])
+    with pytest.raises(ConfigError, match="conditioned model"):
+        MultVAE(epochs=1, **SMALL).fit(X, valid=valid, valid_conditions=row_conds)
+
+
+def test_untrained_is_the_network_fit_starts_from():
+    X, conds, _ = two_tribes()
+    start = MultVAE(epochs=1, seed=4, lr=1e-30, dropout=0.0, **SMALL).fit(X, side=conds)  # lr ~ 0: weights stay put
+    control = MultVAE(epochs=1, seed=4, dropout=0.0, **SMALL).untrained(X, side=conds)
+    for a, b in zip(start.network_.parameters(), control.network_.parameters()):
+        torch.testing.assert_close(a, b)
+    assert control.network_.n_conditions == 2 and control.name == "C-VAE"
+    np.testing.assert_allclose(control.encode(X[:3], condition=1), start.encode(X[:3], condition=1), rtol=1e-6)

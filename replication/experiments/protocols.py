@@ -98,11 +98,42 @@ def side_information(kind: str | None, train: sp.csr_array, *, n_neighbors: int 
 STRONG_KS = (20, 50, 100)
 
 
+STRONG_METRICS = ("ndcg@100", "recall@20", "recall@50")
+
+
 def strong_metrics(scores: np.ndarray, fold_in, held_out) -> dict[str, float]:
     """Liang et al.'s strong-generalization metrics: mean nDCG@100, Recall@20 and Recall@50 (recall normalised by
     min(k, #held-out items)), fold-in items never ranked."""
     out = metrics.evaluate_topn(scores, fold_in, held_out, ks=STRONG_KS, normalized_recall=True)
-    return {"ndcg@100": out["ndcg@100"], "recall@20": out["recall@20"], "recall@50": out["recall@50"]}
+    return {m: out[m] for m in STRONG_METRICS}
+
+
+def strong_per_user(scores: metrics.Scores, fold_in, held_out) -> pd.DataFrame:
+    """The same metrics per user (rows: the users with a held-out item, index = their row), for paired per-user
+    comparisons and for joining the folds of a K-fold split; their means are :func:`strong_metrics`."""
+    out = metrics.per_user_metrics(scores, fold_in, held_out, ks=STRONG_KS, normalized_recall=True)[
+        list(STRONG_METRICS)]
+    out.attrs = {}  # the ranked lists per_user_metrics attaches: not needed, and they block pd.concat
+    return out
+
+
+def conditioned_validation(fold_in, held_out, item_conditions,
+                           metric: str = "ndcg@100") -> tuple[metrics.Validation, np.ndarray]:
+    """C-VAE's validation as rectorch builds it: every validation user once unconditioned (target: all held-out
+    items) and once under each condition found in their fold-in items (target: the held-out items with that
+    condition); rows whose target is empty are dropped. Returns the Validation and each row's condition (-1 =
+    none), for ``MultVAE.fit(..., valid_conditions=...)``."""
+    from ..models.vae import expand_conditions
+
+    fold_in, held_out = sp.csr_array(fold_in, dtype=np.float32), sp.csr_array(held_out, dtype=np.float32)
+    cond = sp.csr_array(np.asarray(item_conditions.toarray() if sp.issparse(item_conditions) else item_conditions)
+                        > 0, dtype=np.float32)
+    users, conds = expand_conditions(fold_in, cond)
+    allowed = sp.vstack([cond.T, sp.csr_array(np.ones((1, cond.shape[0]), dtype=np.float32))]).tocsr()
+    target = sp.csr_array(held_out[users].multiply(allowed[conds]))  # condition -1 picks the all-ones row
+    target.eliminate_zeros()
+    keep = np.diff(target.indptr) > 0
+    return metrics.Validation(target[keep], fold_in=fold_in[users[keep]], metric=metric), conds[keep]
 
 
 def fold_in_scorer(model, rows, condition: int | None = None) -> metrics.Scores:

@@ -200,6 +200,14 @@ def sample_conditioned(conditions: np.ndarray, n_sample: int, rng: np.random.Gen
     return rng.choice(len(conditions), n_sample, replace=False, p=weights)
 
 
+def _conditions(side: Any, n_items: int) -> np.ndarray:
+    """The items x conditions 0/1 matrix a C-VAE is fitted with, checked."""
+    cond = np.asarray(side.toarray() if sp.issparse(side) else side, dtype=np.float32)
+    if cond.ndim != 2 or cond.shape[0] != n_items:
+        raise DataError(f"side (conditions) must be items x conditions with {n_items} rows, got {cond.shape}")
+    return cond
+
+
 class MultVAE(Recommender):
     """Mult-VAE (default), Mult-DAE (``variational=False``) or, fitted with ``side`` = an items x conditions 0/1
     matrix, C-VAE, under the one protocol.
@@ -240,8 +248,12 @@ class MultVAE(Recommender):
         self.name = "Mult-VAE" if self.variational else "Mult-DAE"
 
     # ---------------------------------------------------------------------------------------------------- fitting
-    def fit(self, train: Any, *, valid: "Validation | None" = None, side: Any = None) -> "MultVAE":
-        """Train on the binarized `train`; `side` = items x conditions 0/1 matrix makes it a C-VAE."""
+    def fit(self, train: Any, *, valid: "Validation | None" = None, side: Any = None,
+            valid_conditions: Any = None) -> "MultVAE":
+        """Train on the binarized `train`; `side` = items x conditions 0/1 matrix makes it a C-VAE.
+        `valid_conditions` (C-VAE only) holds the condition of every validation row (-1 = none), so that early
+        stopping can also judge conditioned rows, as rectorch validates C-VAE (see
+        :func:`replication.experiments.protocols.conditioned_validation`)."""
         X = self._set_train(train, nonneg=True)
         X.data[:] = 1.0  # binary implicit feedback
         n_users, n_items = X.shape
@@ -250,9 +262,7 @@ class MultVAE(Recommender):
         torch.manual_seed(self.seed)
         n_conditions, item_mask = 0, None
         if side is not None:
-            cond = np.asarray(side.toarray() if sp.issparse(side) else side, dtype=np.float32)
-            if cond.ndim != 2 or cond.shape[0] != n_items:
-                raise DataError(f"side (conditions) must be items x conditions with {n_items} rows, got {cond.shape}")
+            cond = _conditions(side, n_items)
             users, conds = expand_conditions(X, cond)
             n_conditions = cond.shape[1]
             item_mask = torch.from_numpy((cond.T > 0).astype(np.float32)).to(device)
@@ -290,18 +300,38 @@ class MultVAE(Recommender):
             return nll + beta * kl, {"nll": float(nll.detach()), "kl": float(kl.detach()), "beta": beta}, float(len(idx))
 
         validate = None
+        if valid_conditions is not None:
+            if valid is None or not n_conditions:
+                raise ConfigError("valid_conditions needs a validation set and a conditioned model (side=...)")
+            valid_conditions = np.asarray(valid_conditions, dtype=np.int64)
+            if valid_conditions.shape != (valid.target.shape[0],):
+                raise ConfigError(f"valid_conditions must hold one condition per validation row "
+                                  f"({valid.target.shape[0]}), got shape {valid_conditions.shape}")
         if valid is not None:
             source = valid.fold_in  # None: the training users' own rows
 
             def scores(rows: np.ndarray | None) -> np.ndarray:  # the validation rows' scores (None: all of them)
+                cond = None if valid_conditions is None else \
+                    valid_conditions if rows is None else valid_conditions[rows]
                 return self._forward(source if rows is None else rows if source is None else source[rows],
-                                     None, "scores")
+                                     cond, "scores")
 
             validate = lambda: valid.evaluate(scores)  # noqa: E731
         self.history_ = fit_loop(self.network_, optimizer, batches=batches, loss=loss, validate=validate,
                                  epochs=self.epochs, patience=self.patience,
                                  higher_is_better=valid.higher_is_better if valid is not None else True,
                                  seed=self.seed, progress=self.progress, desc=self.name)
+        return self
+
+    def untrained(self, train: Any, side: Any = None) -> "MultVAE":
+        """The network exactly as :meth:`fit` would start it (same seed, same initial weights) and never trained:
+        the control that shows what the architecture alone puts into the latent space."""
+        X = self._set_train(train, nonneg=True)
+        n_conditions = 0 if side is None else _conditions(side, X.shape[1]).shape[1]
+        torch.manual_seed(self.seed)
+        self.network_ = VAENet(X.shape[1], self.hidden, self.latent, n_conditions, self.variational,
+                               self.dropout).to(resolve_device(self.device))
+        self.name = "C-VAE" if n_conditions else self.name
         return self
 
     # ---------------------------------------------------------------------------------------------------- scoring
