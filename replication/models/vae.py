@@ -277,8 +277,7 @@ class MultVAE(Recommender):
         anneal = self.anneal_steps or max(1, int(round(self.anneal_fraction * self.epochs * updates_per_epoch)))
         self.anneal_steps_ = anneal
 
-        self.network_ = VAENet(n_items, self.hidden, self.latent, n_conditions, self.variational,
-                               self.dropout).to(device)
+        self.network_ = self._new_network(n_items, n_conditions, device)
         optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay,
                                      fused=True)  # one kernel for all weights: several times faster on the CPU
         X = sp.csr_array(X, dtype=np.float32)  # densified a batch at a time: never the whole users x items matrix
@@ -329,10 +328,13 @@ class MultVAE(Recommender):
         X = self._set_train(train, nonneg=True)
         n_conditions = 0 if side is None else _conditions(side, X.shape[1]).shape[1]
         torch.manual_seed(self.seed)
-        self.network_ = VAENet(X.shape[1], self.hidden, self.latent, n_conditions, self.variational,
-                               self.dropout).to(resolve_device(self.device))
+        self.network_ = self._new_network(X.shape[1], n_conditions, resolve_device(self.device))
         self.name = "C-VAE" if n_conditions else self.name
         return self
+
+    def _new_network(self, n_items: int, n_conditions: int, device: Any) -> "VAENet":
+        """The network of this model's shape, initialised from the current torch seed (fit and untrained share it)."""
+        return VAENet(n_items, self.hidden, self.latent, n_conditions, self.variational, self.dropout).to(device)
 
     # ---------------------------------------------------------------------------------------------------- scoring
     def score(self, users: Any = None, condition: Any = None) -> np.ndarray:
