@@ -74,6 +74,7 @@ def test_latent_study_of_an_exact_translation():
     X = sp.csr_array((rng.random((n_users, n_items)) < 0.3).astype(np.float32))
     G = np.zeros((n_items, n_genres), dtype=np.float32)
     G[np.arange(n_items), np.arange(n_items) % n_genres] = 1
+    G[np.arange(0, n_items, 3), (np.arange(0, n_items, 3) + 1) % n_genres] = 1  # some films with two genres
     lengths = np.array([1.0, 2.0, 3.0, 4.0])
     shifts = np.eye(n_genres, 6) * lengths[:, None] * 5.0
     model = TranslatingModel(rng.normal(size=(n_users, 6)), shifts)

@@ -108,10 +108,10 @@ def network_job(seed: int, fold: int, network: str, n_folds: int, n_valid_users:
     if latent_study:
         X = _all_users(split)
         names = list(data.genres)
-        for label, studied in ((STUDIED[network], model), (UNTRAINED, models.MultVAE(seed=seed, **{
-                **settings, **spec}).untrained(split.train, side=G))):
-            if label == UNTRAINED and network != "C-VAE":
-                continue
+        studied_models = [(STUDIED[network], model)]
+        if network == "C-VAE":  # the control: the same network with its initial weights
+            studied_models.append((UNTRAINED, models.MultVAE(seed=seed, **settings).untrained(split.train, side=G)))
+        for label, studied in studied_models:
             measured, figures = study_latent_space(studied, X, G, names, n_perm, silhouette_sample, seed)
             records += [{"model": label, **r} for r in measured]
             if keep_figures:
@@ -198,8 +198,9 @@ def study_latent_space(model: models.MultVAE, X: sp.csr_array, G: np.ndarray, na
                 figures[f"distance from {centre}"] = dist
         profile = latent.profile_correlations(coords[labels == latent.NO_CONDITION], cents[1:], tastes)
         record(space, "profiling share", ((profile["rho"] > 0) & (profile["p"] < 0.05 / n_genres)).mean())
-        for s in statements:
-            record(space, f"statement {s.id}", latent.score_statement(s, D, names)[0])
+        scored = {s.id: latent.score_statement(s, D, names) for s in statements}
+        for statement_id, (holds, _) in scored.items():
+            record(space, f"statement {statement_id}", holds)
         if space in ("full latent", "5 PCs"):
             geometry = latent.shift_geometry(coords, labels, users)
             record(space, "mean cosine", geometry["cosine"].mean())
@@ -208,7 +209,7 @@ def study_latent_space(model: models.MultVAE, X: sp.csr_array, G: np.ndarray, na
             record(space, "mean shift", geometry["shift"].mean())
             if space == "full latent":
                 figures["geometry"] = geometry.assign(genre=names)
-                figures["details"] = {s.id: latent.score_statement(s, D, names)[1] for s in statements}
+                figures["details"] = {statement_id: detail for statement_id, (_, detail) in scored.items()}
                 figures["profile"] = profile
         if space == "5 PCs":
             sample = np.random.default_rng(seed).permutation(len(labels))[: 250 * (n_genres + 1)]
@@ -247,7 +248,7 @@ def worked_user(model: models.MultVAE, split: splits.StrongSplit, data, k: int =
     shares = pd.Series(taste, index=genres).sort_values(ascending=False)
     return {"user": int(np.asarray(split.test_users)[row]), "n_history": int(len(history)),
             "n_held_out": len(held_out), "shares": shares, "lists": lists, "favourite": genres[favourite],
-            "rare": genres[rare], "examples": [data.title(i) for i in history[:8]]}
+            "rare": genres[rare]}
 
 
 # ---------------------------------------------------------------------------------------------------- run
@@ -463,8 +464,8 @@ def geometry_summary(result: Result) -> pd.DataFrame:
 
 
 def shift_figure(result: Result) -> plt.Figure:
-    """Left: the paper's PC2 x PC5 view with each genre's mean shift drawn from every unconditioned user's point
-    would be unreadable, so the arrows start at the unconditioned centroid; right: shift length against deviation."""
+    """Left: the paper's PC2 x PC5 view with each genre's mean shift drawn as an arrow from the unconditioned
+    centroid; right: each shift's length against how far individual users deviate from it."""
     f = result.figures["latent C-VAE"]
     names = genre_names(result)
     fig, axes = plt.subplots(1, 2, figsize=(12.5, 5.0))
