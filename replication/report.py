@@ -45,15 +45,37 @@ def execution_table(log_path: str | Path) -> pd.DataFrame:
 
 
 def claims_table(all_results: dict[str, dict]) -> pd.DataFrame:
-    """All claims of all chapters, with their verdicts, tests and robustness under the alternative choices."""
-    from .experiments.claims import robustness
-
-    rows = [{"chapter": chapter, **{k: claim[k] for k in ("id", "statement", "verdict", "test")},
-             "robustness": robustness(claim),
+    """All claims of all chapters: verdict, p-value, book-wide q-value, robustness under the alternative choices,
+    the test and the alternatives' verdicts."""
+    rows = [{"chapter": chapter, **{k: claim[k] for k in ("id", "statement", "verdict", "p_value", "q_value",
+                                                           "robustness", "kind", "test")},
              "alternatives": "; ".join(f"{s['choice']}: {s['verdict']}" for s in claim["sensitivity"]) or "-"}
             for chapter, payload in all_results.items() for claim in payload["claims"]]
-    return pd.DataFrame(rows, columns=["chapter", "id", "statement", "verdict", "robustness", "test",
-                                       "alternatives"])
+    return pd.DataFrame(rows, columns=["chapter", "id", "statement", "verdict", "p_value", "q_value", "robustness",
+                                       "kind", "test", "alternatives"])
+
+
+def book_q_values(all_results: dict[str, dict]) -> dict[tuple[str, str], float]:
+    """Benjamini-Hochberg q-values over the main p-value of every claim of the book that has one (counts and
+    checks have none), keyed by (chapter, claim id)."""
+    from .experiments.claims import benjamini_hochberg
+
+    keys = [(chapter, c["id"]) for chapter, payload in all_results.items() for c in payload["claims"]
+            if c["p_value"] is not None]
+    p = [c["p_value"] for payload in all_results.values() for c in payload["claims"] if c["p_value"] is not None]
+    return dict(zip(keys, (float(q) for q in benjamini_hochberg(p))))
+
+
+def power_table(all_results: dict[str, dict]) -> pd.DataFrame:
+    """Every inconclusive test: the observed distance from what it must clear, the runs it had, the smallest
+    difference those runs detect with 80% power, and the runs that would resolve the observed difference."""
+    rows = [{"chapter": chapter, "id": c["id"], "observed": c["power"]["observed"], "runs": c["power"]["runs"],
+             "minimum detectable": c["power"]["mdd"],
+             "runs needed (80% power)": ("not reachable" if c["power"]["runs_needed"] is None
+                                         else c["power"]["runs_needed"])}
+            for chapter, payload in all_results.items() for c in payload["claims"] if c.get("power")]
+    return pd.DataFrame(rows, columns=["chapter", "id", "observed", "runs", "minimum detectable",
+                                       "runs needed (80% power)"])
 
 
 def deviations_table(all_results: dict[str, dict]) -> pd.DataFrame:

@@ -24,7 +24,8 @@ from .experiments.claims import Claim
 
 REQUIRED_KEYS = ("chapter", "config", "seeds", "metrics", "claims", "timings", "environment", "data")
 PACKAGES = ("torch", "numpy", "pandas", "scipy", "scikit-learn", "matplotlib", "seaborn", "papermill", "jupyter-book")
-CLAIM_KEYS = ("id", "statement", "paper_value", "measured", "verdict", "test", "sensitivity")
+CLAIM_KEYS = ("id", "statement", "paper_value", "measured", "verdict", "test", "sensitivity", "kind", "p_value",
+              "q_value", "robustness", "margin", "threshold", "power")
 SCHEMA = """The results file of a chapter, `<results_dir>/<chapter>.json` (validated on write and on read):
 
 chapter      str    the notebook's name
@@ -32,9 +33,16 @@ config       dict   the parameters the chapter ran with (and `deviations`: list 
 seeds        list   of int
 metrics      list   of records {"metric": str, "value": number or null, ...}: one number each, plus its setting
                     columns (model, seed, k, ... : str, number, bool or null)
-claims       list   of {id, statement, paper_value, measured, verdict, test, sensitivity}; verdict in
-                    ("holds", "does not hold", "inconclusive"); sensitivity: list of {choice, measured, verdict}
-                    (empty only with "no alternative: <reason>" in measured)
+claims       list   of {id, statement, paper_value, measured, verdict, test, sensitivity, kind, p_value, q_value,
+                    robustness, margin, threshold, power}: verdict in ("holds", "does not hold", "inconclusive");
+                    sensitivity: list of {choice, measured, verdict} (empty only with "no alternative: <reason>" in
+                    measured); kind: the test (paired, bootstrap, non-inferiority, equivalence, every, some,
+                    threshold, count, check); p_value: the smallest level at which the verdict is decisive (null for
+                    counts and checks); q_value: the book-wide Benjamini-Hochberg q-value, written by the
+                    reproducibility appendix (null until it runs); robustness: robust, fragile, reversed or
+                    "no alternative", as the verdicts imply; margin (non-inferiority, equivalence) and threshold
+                    (threshold tests): {value, reason}, else null; power (inconclusive tests): {runs, sd, ratio,
+                    observed, mdd, runs_needed}, else null
 timings      dict   stage -> seconds
 environment  dict   Python, platform and package versions
 data         dict   data file -> SHA-256
@@ -104,8 +112,6 @@ def write_results(folder: str | Path, chapter: str, *, config: dict, seeds: list
                   metrics: list[dict] | pd.DataFrame, claims: list[Claim], timings: dict[str, float],
                   data: dict[str, str]) -> Path:
     """Validate against SCHEMA and write `<folder>/<chapter>.json` atomically; return its path."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     if isinstance(metrics, pd.DataFrame):
         metrics = metric_records(metrics)
     payload = to_jsonable({
@@ -113,6 +119,12 @@ def write_results(folder: str | Path, chapter: str, *, config: dict, seeds: list
         "claims": [c.as_dict() if isinstance(c, Claim) else dict(c) for c in claims],
         "timings": timings, "environment": environment(), "data": data,
     })
+    return _write(Path(folder), chapter, payload)
+
+
+def _write(folder: Path, chapter: str, payload: dict) -> Path:
+    """Check a payload against SCHEMA and write it atomically (temporary file + rename), one record per line."""
+    folder.mkdir(parents=True, exist_ok=True)
     problem = _problem(payload)
     if problem:
         raise DataError(f"results of chapter {chapter!r} do not follow the schema: {problem}")
@@ -131,6 +143,16 @@ def write_results(folder: str | Path, chapter: str, *, config: dict, seeds: list
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def set_q_values(path: str | Path, q_values: dict[str, float | None]) -> Path:
+    """Write the book-wide q-value of each claim (by id) into a chapter's results file (the appendix does this once
+    every chapter has run); the file is re-validated and rewritten atomically."""
+    path = Path(path)
+    payload = read_results(path)
+    for c in payload["claims"]:
+        c["q_value"] = q_values.get(c["id"])
+    return _write(path.parent, path.stem, to_jsonable(payload))
 
 
 def read_results(path: str | Path) -> dict:
@@ -186,10 +208,24 @@ def glue_all(values: dict[str, Any]) -> None:
         glue(name, value)
 
 
+def seeds_phrase(claim: Claim) -> str:
+    """What more seeds would do for an inconclusive test: "about N seeds would resolve it (80% power)" or "no number
+    of seeds of this protocol would resolve it"; "decided" for a decisive verdict, "not a test" for a count."""
+    if claim.verdict != "inconclusive":
+        return "decided"
+    if not claim.power:
+        return "not a test"
+    needed = claim.power["runs_needed"]
+    return ("no number of seeds of this protocol would resolve it" if needed is None else
+            f"about {needed} seeds would resolve it (80% power)")
+
+
 def glue_verdicts(claims: list[Claim]) -> None:
-    """Glue each claim's verdict and robustness as `verdict_<id>` and `robust_<id>`, for the prose that sums up."""
+    """Glue each claim's verdict, robustness and what more seeds would do as `verdict_<id>`, `robust_<id>` and
+    `seeds_<id>`, for the prose that sums up."""
     from .experiments.claims import robustness
 
     for c in claims:
         glue(f"verdict_{c.id}", c.verdict)
         glue(f"robust_{c.id}", robustness(c))
+        glue(f"seeds_{c.id}", seeds_phrase(c))

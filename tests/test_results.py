@@ -106,3 +106,43 @@ def test_claims_table_reports_robustness(tmp_path):
     write(tmp_path)
     table = report.claims_table(report.load_all_results(tmp_path))
     assert table.loc[0, "robustness"] == "robust" and table.loc[0, "alternatives"] == "k = 20: does not hold"
+
+
+def some_tested_claims() -> list[C.Claim]:
+    """Three claims with p-values (a paired test, a non-inferiority test with its margin, an inconclusive one)."""
+    design = C.Resampling.random_splits(800, 100, "ratings")
+    a, b = np.array([0.30, 0.32, 0.31, 0.33, 0.34]), np.array([0.29, 0.30, 0.30, 0.31, 0.31])
+    margin = C.Bound(0.05, "a margin wide enough for the test")
+    return [C.claim("clear", "A beats B", None, C.paired(a, b, design=design), {"k": C.paired(a, b, design=design)}),
+            C.claim("close", "A as good as B", None, C.noninferior(a, b, margin=margin, design=design), {}),
+            C.claim("unclear", "B beats A", None, C.paired(b + np.array([0.02, 0, 0, 0.01, 0.02]), a,
+                                                            design=design), {})]
+
+
+def test_claim_records_carry_p_margin_and_robustness(tmp_path):
+    payload = results.read_results(write(tmp_path, claims=some_tested_claims()))
+    clear, close, unclear = payload["claims"]
+    assert clear["kind"] == "paired" and 0 < clear["p_value"] < 0.05 and clear["robustness"] == "robust"
+    assert close["margin"]["reason"] == "a margin wide enough for the test" and close["q_value"] is None
+    assert unclear["verdict"] == "inconclusive" and unclear["power"]["runs"] == 5
+    broken = {**close, "margin": None}
+    with pytest.raises(DataError, match="margin"):
+        write(tmp_path, claims=[broken])
+
+
+def test_book_q_values_are_benjamini_hochberg_over_every_chapter(tmp_path):
+    claims = some_tested_claims()
+    results.write_results(tmp_path, "one", config={}, seeds=[0], metrics=[], claims=claims[:2], timings={}, data={})
+    results.write_results(tmp_path, "two", config={}, seeds=[0], metrics=[], claims=claims[2:], timings={}, data={})
+    all_results = report.load_all_results(tmp_path)
+    q = report.book_q_values(all_results)
+    p = np.array([c.p_value for c in claims])
+    m = len(p)
+    by_hand = np.minimum.accumulate((np.sort(p) * m / np.arange(1, m + 1))[::-1])[::-1]
+    expected = dict(zip([("one", "clear"), ("one", "close"), ("two", "unclear")], by_hand[np.argsort(np.argsort(p))]))
+    assert q == pytest.approx(expected)
+    results.set_q_values(tmp_path / "one.json", {cid: v for (ch, cid), v in q.items() if ch == "one"})
+    again = results.read_results(tmp_path / "one.json")
+    assert [c["q_value"] for c in again["claims"]] == pytest.approx([expected["one", "clear"], expected["one", "close"]])
+    power = report.power_table(report.load_all_results(tmp_path))
+    assert list(power["id"]) == ["unclear"] and power.loc[0, "runs"] == 5

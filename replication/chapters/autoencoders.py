@@ -403,15 +403,31 @@ def reparameterization_figure(result: Result) -> plt.Figure:
 # ---------------------------------------------------------------------------------------------------- claims
 
 
+MARGIN_SHARE = 0.02  # non-inferiority margins: 2% of the reference model's mean, a difference a table reader notices
+
+
+def resampling(params: dict) -> dict[str, C.Resampling]:
+    """The chapter's seeds as random re-splits, per experiment: the AutoRec runs re-split the ratings (90/10), the
+    VAE runs re-draw the held-out users; sizes read off the first seed's splits (what the corrected t needs)."""
+    data = chapter_data(params)
+    seed = params["seeds"][0]
+    ratings = splits.random_split(data.ratings, 0.1, seed=seed, shape=(data.n_users, data.n_items))
+    users = splits.strong_generalization(data.ratings, n_heldout_users=params["n_heldout_users"], seed=seed,
+                                         n_items=data.n_items)
+    return {"loss": C.Resampling.random_splits(ratings.train.nnz, ratings.test.nnz, "ratings"),
+            "vae": C.Resampling.random_splits(users.train.shape[0], users.test_in.shape[0], "users")}
+
+
 def claims(result: Result) -> list[C.Claim]:
     p = result.params
+    design = resampling(p)
     main_e, alt_e = p["autorec_epochs"], p["autorec_epochs_alternative"]
     alt = f"a budget of {alt_e} epochs instead of {main_e}"
     masked, full = "AutoRec, masked loss", "AutoRec, full loss"
 
     def loss_pair(metric, epochs, higher=True):
         return C.paired(values(result, masked, metric, epochs), values(result, full, metric, epochs),
-                        higher_is_better=higher, label="masked - full")
+                        design=design["loss"], higher_is_better=higher, label="masked - full")
 
     def collapse(epochs):
         full_c, masked_c = values(result, full, "collapsed", epochs), values(result, masked, "collapsed", epochs)
@@ -419,7 +435,7 @@ def claims(result: Result) -> list[C.Claim]:
                            f"collapsed seeds: full {int(full_c.sum())} of {len(full_c)}, masked "
                            f"{int(masked_c.sum())} of {len(masked_c)}; median unrated prediction, full "
                            f"{np.median(values(result, full, 'median unobserved prediction', epochs)):.2f} stars",
-                           "count over seeds (median unrated prediction within 0.5 star of 0)")
+                           "count over seeds (median unrated prediction within 0.5 star of 0)", "count")
 
     dae, ae = f"Mult-DAE, dropout {p['dae_dropout']}", "AE, no noise"
     ref = f"Mult-VAE, β = {p['beta_ref']}"
@@ -429,10 +445,16 @@ def claims(result: Result) -> list[C.Claim]:
     def kl_decreasing(rows, shown):
         return C.Judgement(C.all_of(np.all(np.diff(rows, axis=0) < 0, axis=0)).verdict,
                            "; ".join(f"KL at β = {b}: {row.mean():.1f}" for b, row in zip(shown, rows)),
-                           f"count over {rows.shape[1]} seeds")
+                           f"count over {rows.shape[1]} seeds", "count")
 
     vae_pair = lambda a, b, metric, higher=True, label="A - B": C.paired(  # noqa: E731
-        values(result, a, metric), values(result, b, metric), higher_is_better=higher, label=label)
+        values(result, a, metric), values(result, b, metric), design=design["vae"], higher_is_better=higher,
+        label=label)
+
+    def vae_noninferior(metric: str) -> C.Judgement:
+        dae_values = values(result, dae, metric)
+        return C.noninferior(values(result, ref, metric), dae_values, design=design["vae"], label="VAE - DAE",
+                             margin=C.relative_margin(dae_values, MARGIN_SHARE, "Mult-DAE"))
     return [
         C.claim("unmasked_collapses", "Trained with MSE over all entries (zeros included), the autoencoder collapses "
                 "toward predicting zero for unrated items (median unrated prediction within 0.5 star of 0 in every "
@@ -459,14 +481,9 @@ def claims(result: Result) -> list[C.Claim]:
                 {"without the smallest β": kl_decreasing(kl[1:], betas[1:])} if len(betas) > 2 else {},
                 no_alternative=None if len(betas) > 2 else "only two values of β"),
         C.claim("vae_vs_dae", f"Mult-VAE (β = {p['beta_ref']}) ranks at least as well as Mult-DAE (test nDCG@100, "
-                "non-inferiority margin 0.01)", "Mult-VAE >= Mult-DAE on ML-20M (Liang et al.)",
-                C.noninferior(values(result, ref, "ndcg@100"), values(result, dae, "ndcg@100"), margin=0.01,
-                              label="VAE - DAE"),
-                {"margin 0.005": C.noninferior(values(result, ref, "ndcg@100"), values(result, dae, "ndcg@100"),
-                                               margin=0.005, label="VAE - DAE"),
-                 "recall@100, margin 0.01": C.noninferior(values(result, ref, "recall@100"),
-                                                          values(result, dae, "recall@100"), margin=0.01,
-                                                          label="VAE - DAE")}),
+                f"non-inferiority margin {MARGIN_SHARE:.0%} of Mult-DAE's)",
+                "Mult-VAE >= Mult-DAE on ML-20M (Liang et al.)", vae_noninferior("ndcg@100"),
+                {"recall@100 instead": vae_noninferior("recall@100")}),
     ]
 
 

@@ -12,6 +12,7 @@ from .. import book, datasets, report, results
 from ..experiments import claims as C
 
 PARAMETERS = {"results_dir": "", "execution_log": ""}
+FDR = 0.05  # the book-wide false discovery rate at which decisive verdicts are counted
 
 
 @dataclass
@@ -23,13 +24,20 @@ class Result:
 
 
 def run(results_dir: str = "", execution_log: str = "") -> Result:
+    """Read every chapter's results file, adjust the main p-values of all their claims together (Benjamini-Hochberg)
+    and write each claim's book-wide q-value back into its chapter's file."""
     from .common import setup
 
     setup()
     folder = Path(results_dir or results.default_results_dir())
     log_path = Path(execution_log or book.EXECUTED / "execution_log.json")
-    all_results = {name: payload for name, payload in report.load_all_results(folder).items()
-                   if name != "reproducibility"}  # this appendix's own file from an earlier run
+    chapters = {name for name in report.load_all_results(folder) if name != "reproducibility"}  # not our own file
+    q_values = report.book_q_values({name: payload for name, payload in report.load_all_results(folder).items()
+                                     if name in chapters})
+    for name in sorted(chapters):
+        results.set_q_values(folder / f"{name}.json", {cid: q for (chapter, cid), q in q_values.items()
+                                                       if chapter == name})
+    all_results = {name: payload for name, payload in report.load_all_results(folder).items() if name in chapters}
     return Result(folder, log_path, all_results, report.execution_table(log_path))
 
 
@@ -38,16 +46,36 @@ def wheel_table() -> pd.DataFrame:
 
 
 def verdict_counts(result: Result) -> pd.DataFrame:
-    """Verdicts and robustness per chapter."""
+    """Verdicts and robustness per chapter, and how many decisive verdicts keep a book-wide q-value below 5%."""
     table = report.claims_table(result.all_results)
     if table.empty:
         return table
+    decisive = table[table["verdict"] != "inconclusive"]
+    survive = decisive[decisive["q_value"].notna() & (decisive["q_value"] < FDR)].groupby("chapter").size()
     return table.groupby(["chapter", "verdict"]).size().unstack(fill_value=0).join(
-        table.groupby(["chapter", "robustness"]).size().unstack(fill_value=0))
+        table.groupby(["chapter", "robustness"]).size().unstack(fill_value=0)).join(
+        survive.rename(f"decisive with q < {FDR:g}")).fillna(0).astype(int)
+
+
+def error_control(result: Result) -> dict[str, int]:
+    """The book-wide account: claims, tested claims, decisive verdicts, those that survive FDR 5%, and the
+    inconclusive comparisons more runs would resolve (or not)."""
+    table = report.claims_table(result.all_results)
+    tested = table[table["p_value"].notna()]
+    decisive = tested[tested["verdict"] != "inconclusive"]
+    power = report.power_table(result.all_results)
+    reachable = power["runs needed (80% power)"] != "not reachable"
+    return {"claims": len(table), "tested": len(tested), "decisive": len(decisive),
+            "survive_fdr": int((decisive["q_value"] < FDR).sum()),
+            "lost_to_fdr": int((decisive["q_value"] >= FDR).sum()),
+            "inconclusive_tested": int((tested["verdict"] == "inconclusive").sum()),
+            "resolvable": int(reachable.sum()), "unresolvable": int((~reachable).sum()),
+            "reversed": int((table["robustness"] == "reversed").sum())}
 
 
 def numbers(result: Result) -> dict:
-    return {"total_seconds": float(result.executions["seconds"].fillna(0).sum())}
+    return {"total_seconds": float(result.executions["seconds"].fillna(0).sum()), "fdr": FDR,
+            **{f"n_{k}": v for k, v in error_control(result).items()}}
 
 
 def claims(result: Result) -> list[C.Claim]:
@@ -72,7 +100,9 @@ def save(result: Result, chapter_claims: list[C.Claim]) -> Path:
     values = {"chapters_with_results": len(result.all_results), "claims": len(table)}
     values |= {f"verdicts_{k.replace(' ', '_')}": int(v) for k, v in table["verdict"].value_counts().items()}
     values |= {f"robustness_{k.replace(' ', '_')}": int(v) for k, v in table["robustness"].value_counts().items()}
+    values |= error_control(result)
     return results.write_results(result.folder, "reproducibility", config={"results_dir": str(result.folder)},
                                  seeds=[], metrics=[{"metric": k, "value": v} for k, v in values.items()],
-                                 claims=chapter_claims, timings=numbers(result),
+                                 claims=chapter_claims,
+                                 timings={"total_seconds": numbers(result)["total_seconds"]},
                                  data={datasets.WHEEL_NAME: datasets.WHEEL_SHA256})
