@@ -1,6 +1,7 @@
 """Every benchmark of bench/, in one run: training speed against the arithmetic floor (AutoRec / E-AutoRec dense
-and sparse paths, Mult-VAE) with the chapter execution times of the last book build, then the batched SEMAUTO
-against its per-user loop. Each prints ratios measured in the same run. Usage: python bench/run_all.py
+and sparse paths, Mult-VAE and C-VAE on ML-100K and at ML-1M's and ML-20M's shapes) with the chapter execution
+times of the last book build, then the batched SEMAUTO against its per-user loop. Each prints ratios measured in the
+same run. Usage: python bench/run_all.py
 """
 
 from __future__ import annotations

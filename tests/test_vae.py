@@ -43,17 +43,124 @@ SMALL = dict(hidden=16, latent=4, batch_size=16, device="cpu", patience=None)
 # ---------------------------------------------------------------- network
 
 
+def dense(rows: vae.SparseRows) -> torch.Tensor:
+    """The dense matrix of a SparseRows batch (tests only: the network never builds it)."""
+    out = torch.zeros(rows.n_rows, rows.width, dtype=rows.values.dtype)
+    out[rows.rows, rows.cols] = rows.values
+    return out
+
+
+class DenseReference(vae.VAENet):
+    """The slow dense reference: Linear over the dense [dropout(x / ||x||), onehot(c)] input. Its dropout draws one
+    uniform per non-zero in row-major order (torch.nonzero's), as the sparse network does, so that both consume
+    torch's random stream identically and a training with either gives the same numbers up to float rounding."""
+
+    def hidden_input(self, x, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """The first layer's pre-activation from the dense input (SparseRows are densified first)."""
+        x = dense(x) if isinstance(x, vae.SparseRows) else x
+        xn = x / x.pow(2).sum(dim=1, keepdim=True).sqrt().clamp_min(1e-12)
+        if self.training and self.dropout_rate > 0:
+            rows, cols = torch.nonzero(x, as_tuple=True)
+            scale = torch.zeros_like(x)
+            scale[rows, cols] = (torch.rand(rows.shape) >= self.dropout_rate).float()
+            xn = xn * scale / (1.0 - self.dropout_rate)
+        onehot = torch.zeros(x.shape[0], self.n_conditions)
+        if condition is not None and self.n_conditions:
+            given = torch.nonzero(condition >= 0, as_tuple=True)[0]
+            onehot[given, condition[given]] = 1.0
+        return torch.cat([xn, onehot], dim=1) @ self.enc_weight + self.enc_bias
+
+
+def dense_loss_terms(logits: torch.Tensor, target, mu: torch.Tensor,
+                     logvar: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The multinomial NLL and KL on a dense target (the reference for vae.loss_terms)."""
+    target = dense(target) if isinstance(target, vae.SparseRows) else target
+    nll = -(F.log_softmax(logits, dim=1) * target).sum(dim=1).mean()
+    kl = torch.zeros(()) if logvar is None else (0.5 * (-logvar + logvar.exp() + mu.pow(2) - 1.0).sum(dim=1)).mean()
+    return nll, kl
+
+
+def dense_condition_targets(x, condition: torch.Tensor, item_mask: torch.Tensor) -> torch.Tensor:
+    """C-VAE targets on dense rows (the reference for vae.condition_targets)."""
+    x = dense(x) if isinstance(x, vae.SparseRows) else x
+    return x * torch.cat([item_mask, torch.ones(1, item_mask.shape[1])])[condition]
+
+
+def reference_copy(net: vae.VAENet) -> DenseReference:
+    """A DenseReference holding a copy of `net`'s weights."""
+    ref = DenseReference(**net.config())
+    ref.load_state_dict(net.state_dict())
+    return ref.train(net.training)
+
+
+def batch_with_conditions(n_rows: int = 6, n_items: int = 12, n_conditions: int = 4,
+                          seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Binary rows (one empty) with a per-row condition (-1 = none) and a C-VAE target mask."""
+    gen = torch.Generator().manual_seed(seed)
+    x = (torch.rand(n_rows, n_items, generator=gen) < 0.4).float()
+    x[0] = 0.0  # an empty row
+    c = torch.tensor([-1, 0, 3, 2, -1, 0][:n_rows])
+    mask = (torch.rand(n_conditions, n_items, generator=gen) < 0.5).float()
+    return x, c, mask
+
+
+def test_sparse_rows_from_scipy_and_from_dense_agree():
+    x, _, _ = batch_with_conditions()
+    a = vae.SparseRows.from_scipy(sp.csr_array(x.numpy()))
+    b = vae.SparseRows.of(x)
+    for u, v in zip(a[:4], b[:4]):
+        torch.testing.assert_close(u, v, rtol=0, atol=0)
+    assert a.width == b.width == 12 and a.n_rows == 6
+    torch.testing.assert_close(dense(a), x, rtol=0, atol=0)
+    ratings = sp.csr_array(x.numpy() * 4.0)
+    torch.testing.assert_close(vae.SparseRows.from_scipy(ratings, binary=True).values, a.values, rtol=0, atol=0)
+
+
 def test_sparse_first_layer_equals_dense_reference():
     torch.manual_seed(0)
     model = vae.VAENet(12, hidden=7, latent=3, n_conditions=4).eval()
-    x = (torch.rand(5, 12) < 0.4).float()
-    x[0] = 0.0  # an empty row
-    c = torch.tensor([-1, 0, 3, 2, -1])
-    onehot = torch.zeros(5, 4)
-    onehot[torch.arange(5)[c >= 0], c[c >= 0]] = 1.0
-    dense_in = torch.cat([F.normalize(x, dim=1), onehot], dim=1)
-    reference = dense_in @ model.enc_weight + model.enc_bias
+    x, c, _ = batch_with_conditions()
+    reference = reference_copy(model).hidden_input(x, c)
     torch.testing.assert_close(model.hidden_input(x, c), reference)
+    torch.testing.assert_close(model.hidden_input(vae.SparseRows.of(x), c), reference)
+
+
+@pytest.mark.parametrize("variational", [True, False])
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_training_step_outputs_and_gradients_equal_the_dense_reference(variational, dropout):
+    """Forward outputs, the loss and every parameter's gradient of one training step (dropout and the
+    reparameterisation noise included: the same seed gives the same masks and noise) against the dense Linear
+    reference with a dense target, to float rounding."""
+    torch.manual_seed(0)
+    model = vae.VAENet(12, hidden=7, latent=3, n_conditions=4, variational=variational, dropout=dropout).train()
+    ref = reference_copy(model)
+    x, c, mask = batch_with_conditions()
+    results = []
+    for net, targets, terms in ((model, vae.condition_targets, vae.loss_terms),
+                                (ref, dense_condition_targets, dense_loss_terms)):
+        torch.manual_seed(5)
+        logits, mu, logvar = net(vae.SparseRows.of(x) if net is model else x, c)
+        nll, kl = terms(logits, targets(x, c, mask), mu, logvar)
+        (nll + 0.3 * kl).backward()
+        results.append((logits, mu, nll, kl, {name: p.grad for name, p in net.named_parameters()}))
+    (l1, m1, n1, k1, g1), (l2, m2, n2, k2, g2) = results
+    for a, b in ((l1, l2), (m1, m2), (n1, n2), (k1, k2)):
+        torch.testing.assert_close(a, b)
+    assert g1.keys() == g2.keys()
+    for name in g1:
+        torch.testing.assert_close(g1[name], g2[name], msg=name)
+
+
+def test_first_layer_gradient_passes_gradcheck():
+    """The custom backward (the transposed lookup-and-sum) against finite differences, in float64."""
+    gen = torch.Generator().manual_seed(0)
+    x = vae.SparseRows.of((torch.rand(5, 9, generator=gen) < 0.4).double())
+    cond_rows, cond_cols = torch.tensor([1, 3]), torch.tensor([9, 10])
+    weight = torch.randn(11, 4, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda w, b: vae._SparseFirstLayer.apply(x, x.values, cond_rows, cond_cols, w, b),
+        (weight, bias))
 
 
 def test_dropout_keeps_expected_scale_and_only_touches_observed_entries():
@@ -146,7 +253,8 @@ def test_condition_targets_keep_only_items_with_the_condition():
     x = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 1.0]])
     mask = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
     out = vae.condition_targets(x, torch.tensor([0, -1, 1]), mask)
-    assert out.tolist() == [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 1.0]]
+    assert dense(out).tolist() == [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 1.0]]
+    assert out.indptr.tolist() == [0, 1, 4, 6]
 
 
 # ---------------------------------------------------------------- training
@@ -163,6 +271,52 @@ def test_fit_is_deterministic_and_keeps_the_best_epoch():
     best = h1.attrs["best_epoch"]
     assert h1.loc[h1["epoch"] == best, "valid"].item() == pytest.approx(h1["valid"].max())
     assert valid.evaluate(m1.score(fold_in)) == pytest.approx(h1["valid"].max(), abs=1e-9)
+
+
+def fit_dense_reference(monkeypatch, model: MultVAE, *args, **kwargs) -> MultVAE:
+    """`model.fit(...)` with the dense reference network, dense targets and the dense loss swapped in."""
+    with monkeypatch.context() as patch:
+        patch.setattr(MultVAE, "_new_network", lambda self, n_items, n_conditions, device: DenseReference(
+            n_items, self.hidden, self.latent, n_conditions, self.variational, self.dropout))
+        patch.setattr(vae, "loss_terms", dense_loss_terms)
+        patch.setattr(vae, "condition_targets", dense_condition_targets)
+        return model.fit(*args, **kwargs)
+
+
+@pytest.mark.parametrize("kind", ["Mult-DAE", "Mult-VAE", "C-VAE"])
+def test_training_run_equals_the_dense_reference(monkeypatch, kind):
+    """A whole short training (dropout, noise, beta annealing, conditioned rows and validation) gives the same
+    per-epoch losses and validation values as the dense reference implementation, to float rounding, and then the
+    same scores: the random streams are consumed in the same order."""
+    X, conds, _ = two_tribes()
+    fold_in, held_out = split_rows(X, seed=1)
+    kwargs = dict(valid=Validation(held_out, fold_in=fold_in, metric="ndcg@100"))
+    if kind == "C-VAE":
+        valid, row_conds = protocols.conditioned_validation(fold_in, held_out, conds)
+        kwargs = dict(valid=valid, side=conds, valid_conditions=row_conds)
+    settings = dict(epochs=6, seed=3, lr=3e-3, variational=kind != "Mult-DAE", **SMALL)
+    fast = MultVAE(**settings).fit(X, **kwargs)
+    slow = fit_dense_reference(monkeypatch, MultVAE(**settings), X, **kwargs)
+    assert isinstance(slow.network_, DenseReference) and not isinstance(fast.network_, DenseReference)
+    for column in ("loss", "nll", "kl", "valid"):
+        np.testing.assert_allclose(fast.history_[column], slow.history_[column], rtol=1e-5, atol=1e-7, err_msg=column)
+    condition = 1 if kind == "C-VAE" else None
+    np.testing.assert_allclose(fast.score(fold_in, condition=condition), slow.score(fold_in, condition=condition),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fast.encode(fold_in, condition=condition), slow.encode(fold_in, condition=condition),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_cvae_fit_is_deterministic():
+    X, conds, _ = two_tribes()
+    fold_in, held_out = split_rows(X, seed=1)
+    valid, row_conds = protocols.conditioned_validation(fold_in, held_out, conds)
+    m1, m2 = (MultVAE(epochs=4, seed=2, **SMALL).fit(X, valid=valid, side=conds, valid_conditions=row_conds)
+              for _ in range(2))
+    np.testing.assert_array_equal(m1.history_["loss"].to_numpy(), m2.history_["loss"].to_numpy())
+    np.testing.assert_array_equal(m1.score(fold_in, condition=0), m2.score(fold_in, condition=0))
+    third = MultVAE(epochs=4, seed=5, **SMALL).fit(X, valid=valid, side=conds, valid_conditions=row_conds)
+    assert not np.array_equal(m1.history_["loss"].to_numpy(), third.history_["loss"].to_numpy())
 
 
 def test_patience_stops_training():
