@@ -20,10 +20,7 @@ import yaml
 
 from .errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "_build"
-EXECUTED = BUILD / "executed"
-RUNS = BUILD / "runs"  # `python -m replication run`: its own folder, never the book's staging area
+from .settings import BUILD, EXECUTED, ROOT, RUNS  # noqa: F401  (BUILD: the build folder, for the CLI and tests)
 SMOKE_FILE = ROOT / "notebooks" / "smoke.yml"
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from . import settings
 from .errors import ChecksumError, DataError
 
 WHEEL_NAME = "recbole-1.2.1-py3-none-any.whl"
@@ -52,11 +53,8 @@ def readable_title(title: str) -> str:
 
 
 def default_cache() -> Path:
-    """The data cache folder: $REPLICATION_DATA, else `data_cache/` at the project root (git-ignored)."""
-    env = os.environ.get("REPLICATION_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "data_cache"
+    """The data cache folder (`settings.data_cache`: $REPLICATION_DATA, else `data_cache/`)."""
+    return settings.data_cache()
 
 
 def sha256_of(path: Path) -> str:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from . import settings
 from .checks import as_csr, check_int, check_number
 from .errors import ConfigError
 from .metrics import top_k
@@ -160,11 +161,10 @@ class ExplainableRows:
 
 def explainable_pairs(train, n_neighbors: int = 50, theta: float = 0.0):
     """What MEP checks a list against, E(u, i) > theta: the whole 0/1 matrix when users x items is small enough
-    to score densely (`metrics.DENSE_ENTRIES`, ML-1M included), else :class:`ExplainableRows`."""
-    from .metrics import DENSE_ENTRIES
+    to score densely (`settings.dense_entries()`, ML-1M included), else :class:`ExplainableRows`."""
 
     R = _ratings(train)
-    if R.shape[0] * R.shape[1] <= DENSE_ENTRIES:
+    if R.shape[0] * R.shape[1] <= settings.dense_entries():
         return explainable_mask(explainability_matrix(R, n_neighbors, theta))
     return ExplainableRows(R, n_neighbors, theta)
 

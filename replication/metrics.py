@@ -19,7 +19,6 @@ Everything is vectorised over users; there is no Python loop over users or items
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 
@@ -28,6 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 import scipy.stats
 
+from . import settings
 from .checks import as_csr, check_choice, check_int
 from .errors import ConfigError, DataError
 
@@ -76,25 +76,12 @@ def score_blocks(scores: Scores, users: np.ndarray, n_items: int) -> Iterator[tu
         yield slice(start, start + rows.size), block
 
 
-def _dense_entries() -> int:
-    """$REPLICATION_DENSE_ENTRIES (default 2^26 = 67M: 256 MB of float32, ML-1M's 22M included)."""
-    text = os.environ.get("REPLICATION_DENSE_ENTRIES", "")
-    if not text:
-        return 1 << 26
-    if not text.strip().isdigit():
-        raise ConfigError(f"REPLICATION_DENSE_ENTRIES must be a non-negative integer (the most users x items "
-                          f"entries a score matrix may hold at once), got {text!r}")
-    return int(text)
-
-
-DENSE_ENTRIES = _dense_entries()  # score matrices up to this size are computed at once, larger ones by blocks
-
-
 def scores_or_scorer(score: Callable[[np.ndarray | None], np.ndarray], shape: tuple[int, int]) -> Scores:
-    """A model's scores to evaluate: the dense matrix `score(None)` when it has at most DENSE_ENTRIES entries
+    """A model's scores to evaluate: the dense matrix `score(None)` when it has at most `settings.dense_entries()`
+    entries
     (computed once, reused by every metric), else `score` itself, which the metrics call on blocks of user rows
     (ML-20M's 138k x 27k would need 15 GB)."""
-    if shape[0] * shape[1] <= DENSE_ENTRIES:
+    if shape[0] * shape[1] <= settings.dense_entries():
         return np.asarray(score(None))
     return score
 

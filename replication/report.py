@@ -79,10 +79,12 @@ def power_table(all_results: dict[str, dict]) -> pd.DataFrame:
 
 
 def deviations_table(all_results: dict[str, dict]) -> pd.DataFrame:
-    """Every deviation from a paper that a chapter recorded in `config['deviations']`."""
-    rows = [{"chapter": chapter, "deviation": text} for chapter, payload in all_results.items()
-            for text in payload["config"].get("deviations", [])]
-    return pd.DataFrame(rows, columns=["chapter", "deviation"])
+    """Every deviation from a paper that a chapter recorded in `config['deviations']` ({what: this chapter's
+    choice})."""
+    rows = [{"chapter": chapter, "what": what, "this chapter's choice": choice}
+            for chapter, payload in all_results.items()
+            for what, choice in payload["config"].get("deviations", {}).items()]
+    return pd.DataFrame(rows, columns=["chapter", "what", "this chapter's choice"])
 
 
 def digests_by_file(all_results: dict[str, dict]) -> dict[str, set[str]]:

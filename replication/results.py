@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from . import settings
 from .errors import ConfigError, DataError
 from .experiments.claims import Claim
 
@@ -181,9 +182,8 @@ class Timer:
 
 
 def default_results_dir() -> Path:
-    """Where chapters write results: $REPLICATION_RESULTS, else `results/` at the project root (git-ignored)."""
-    env = os.environ.get("REPLICATION_RESULTS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "results"
+    """Where chapters write results (`settings.results_dir`: $REPLICATION_RESULTS, else `results/`)."""
+    return settings.results_dir()
 
 
 class _Text(str):

@@ -102,9 +102,9 @@ def test_latent_study_of_an_exact_translation():
 
 def test_bad_choices_fail_with_the_allowed_values():
     with pytest.raises(ValueError, match="allowed"):
-        cvae.run(variants=["C-VAE tiny"])
-    fake = SimpleNamespace(params={"seeds": [0]})
-    with pytest.raises(ValueError, match="allowed: epochs"):
+        cvae.Config(variants=["C-VAE tiny"])
+    fake = SimpleNamespace(config=cvae.Config())
+    with pytest.raises(ValueError, match="allowed: anneal_fraction, balance"):
         cvae.try_setting(fake, hidden=10)
     with pytest.raises(ValueError, match="centres from"):
         cvae.centrality_by_seed(fake, "5 PCs", ["the middle"])

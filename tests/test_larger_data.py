@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from replication import book, cli, datasets, explain, metrics, neighbours, synthetic
+from replication import book, cli, datasets, explain, metrics, neighbours, settings, synthetic
 from replication.errors import ConfigError, DataError
 from replication.experiments import protocols, runner
 
@@ -157,7 +157,7 @@ def test_a_scorer_of_the_wrong_shape_is_named(small_blocks):
 def test_scores_are_held_dense_only_up_to_the_limit(monkeypatch):
     score = lambda rows: np.zeros((3, 4))  # noqa: E731
     assert isinstance(metrics.scores_or_scorer(score, (3, 4)), np.ndarray)
-    monkeypatch.setattr(metrics, "DENSE_ENTRIES", 11)
+    monkeypatch.setenv("REPLICATION_DENSE_ENTRIES", "11")
     assert metrics.scores_or_scorer(score, (3, 4)) is score
 
 
@@ -227,7 +227,7 @@ def test_explainability_by_rows_gives_the_matrix_mep(small_blocks, monkeypatch, 
     pd.testing.assert_frame_equal(by_rows, by_matrix)
     assert metrics.mep_of_lists(by_rows, rows, (3,)) == metrics.mep_of_lists(by_matrix, E, (3,))
     assert isinstance(explain.explainable_pairs(train, 5, theta), sp.csr_array)
-    monkeypatch.setattr(metrics, "DENSE_ENTRIES", 10)
+    monkeypatch.setenv("REPLICATION_DENSE_ENTRIES", "10")
     assert isinstance(explain.explainable_pairs(train, 5, theta), explain.ExplainableRows)
 
 
@@ -275,7 +275,7 @@ def test_a_fold_in_scorer_is_dense_when_small_and_blocked_when_large(monkeypatch
     model = models.EASE(10.0).fit(train)
     dense = protocols.fold_in_scorer(model, test)
     np.testing.assert_array_equal(dense, model.score(test))
-    monkeypatch.setattr(metrics, "DENSE_ENTRIES", 10)
+    monkeypatch.setenv("REPLICATION_DENSE_ENTRIES", "10")
     scorer = protocols.fold_in_scorer(model, test)
     np.testing.assert_array_equal(scorer(np.array([3, 1])), model.score(sp.csr_array(test)[[3, 1]]))
 
@@ -302,9 +302,9 @@ def test_a_second_rating_of_the_same_film_names_the_line(tmp_path):
 
 def test_the_dense_limit_is_a_setting_with_a_clear_error(monkeypatch):
     monkeypatch.delenv("REPLICATION_DENSE_ENTRIES", raising=False)
-    assert metrics._dense_entries() == 1 << 26
+    assert settings.dense_entries() == 1 << 26
     monkeypatch.setenv("REPLICATION_DENSE_ENTRIES", "0")
-    assert metrics._dense_entries() == 0
+    assert settings.dense_entries() == 0
     monkeypatch.setenv("REPLICATION_DENSE_ENTRIES", "lots")
     with pytest.raises(ConfigError, match="REPLICATION_DENSE_ENTRIES must be a non-negative integer.*'lots'"):
-        metrics._dense_entries()
+        settings.dense_entries()

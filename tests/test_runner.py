@@ -90,4 +90,4 @@ def test_bad_jobs_fail_clearly(cache):
     with pytest.raises(ConfigError, match="JobOutput"):
         runner.run([Job(not_an_output, {})], n_jobs=1, progress=False, use_cache=False)
     with pytest.raises(ConfigError, match="n_jobs"):
-        runner.run(jobs(), n_jobs=0)
+        runner.run(jobs(), n_jobs=-1)

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 
 from replication import explain, metrics
 from replication.chapters import semauto as chapter
+from replication.chapters.common import ChapterResult
 from replication.errors import ConfigError, DataError
 from replication.models import semauto as S
 
@@ -185,7 +186,7 @@ def test_method_values_picks_the_validation_chosen_k():
                          "part": "test", "k": k, "metric": "ndcg@10", "value": seed + k / 100})
         rows.append({"setting": "main", "seed": seed, "method": "Pop", "candidates": "seen", "part": "test",
                      "metric": "ndcg@10", "value": 0.1 * (seed + 1)})
-    result = chapter.Result(pd.DataFrame(rows), {}, {"candidates": "seen", "alternatives": []}, {}, None)
+    result = ChapterResult(pd.DataFrame(rows), chapter.Config(alternatives={}), {})
     assert chapter.method_values(result, "SEMAUTO-kNN").to_dict() == {0: 0.05, 1: 1.10}
     assert chapter.method_values(result, "SEMAUTO-kNN", k=10).to_dict() == {0: 0.10, 1: 1.10}
     # the controls do not depend on the SEMAUTO settings: every setting reads the main runs

@@ -12,7 +12,6 @@ Two experiments, both through the runner:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -21,18 +20,14 @@ import pandas as pd
 import torch
 
 from .. import explorer as pipeline
-from .. import metrics, models, plots, results, splits, teaching
-from ..checks import check_seeds
+from .. import metrics, models, plots, results, settings, splits, teaching
+from ..checks import check_int, check_seeds
 from ..errors import ConfigError
 from ..experiments import claims as C
 from ..experiments import runner
-from ..experiments.protocols import data_source, load_data
-from .common import chapter_data, setup, write
+from ..experiments.protocols import load_data
+from .common import ChapterResult, OnData, param, setup
 
-PARAMETERS = dict(seeds=[0, 1, 2, 3, 4], autorec_hidden=50, autorec_epochs=10, autorec_epochs_alternative=30,
-                  autorec_lr=0.003, autorec_batch=64, vae_hidden=150, vae_latent=50, vae_epochs=100,
-                  vae_patience=10, vae_lr=3e-3, dae_dropout=0.5, betas=[0.0, 0.2, 1.0], beta_ref=0.2,
-                  n_heldout_users=100, example_user=-1, n_jobs=2, dataset="ml-100k", data_dir="")
 TOL = 0.5  # a prediction within half a star of 0 is "near zero" (closer to "no rating" than to 1 star)
 K = 10
 
@@ -44,9 +39,10 @@ def summary_users(n_users: int, n_items: int, seed: int) -> np.ndarray:
     """The users whose predictions the collapse statistics describe: all of them while users x items is small
     enough to score at once (ML-100K, ML-1M), else a seeded sample of a quarter of that many entries (ML-20M:
     about 600 users, 17M predictions), so that no dense users x items matrix is held."""
-    if n_users * n_items <= metrics.DENSE_ENTRIES:
+    limit = settings.dense_entries()
+    if n_users * n_items <= limit:
         return np.arange(n_users)
-    size = max(1, metrics.DENSE_ENTRIES // 4 // n_items)
+    size = max(1, limit // 4 // n_items)
     return np.sort(np.random.default_rng(seed).choice(n_users, size, replace=False))
 
 
@@ -116,75 +112,102 @@ def vae_conditions(dae_dropout: float, betas: list[float]) -> dict[str, dict[str
 # ---------------------------------------------------------------------------------------------------- run
 
 
-@dataclass
-class Result:
-    frame: pd.DataFrame
-    autorec: dict  # loss -> the first seed's model and predictions
-    vae: dict  # condition name -> the first seed's model and split
-    example_user: int
-    params: dict
-    timings: dict
+@dataclass(frozen=True)
+class Config(OnData):
+    """The teaching chapter's settings: small models, chosen so that each training takes seconds."""
+
+    chapter = "autoencoders"
+    seeds: tuple[int, ...] = param([0, 1, 2, 3, 4], "one split + initialisation per seed; tables show mean ± 95% CI")
+    autorec_hidden: int = param(50, "AutoRec hidden units (the code z): small enough to draw")
+    autorec_epochs: int = param(10, "the same fixed Adam budget for both losses (a demonstration, not a race)")
+    autorec_epochs_alternative: int = param(30, "a second budget the loss claims are re-judged at")
+    autorec_lr: float = param(0.003, "AutoRec's Adam learning rate")
+    autorec_batch: int = param(64, "users per AutoRec mini-batch")
+    vae_hidden: int = param(150, "Mult-DAE / Mult-VAE hidden layer (Liang et al. use 600 on ML-20M)")
+    vae_latent: int = param(50, "Mult-DAE / Mult-VAE code size")
+    vae_epochs: int = param(100, "epoch budget; training stops when the validation users' nDCG@100 stops improving")
+    vae_patience: int = param(10, "epochs without improvement before stopping (the best epoch's weights kept)")
+    vae_lr: float = param(3e-3, "Adam learning rate for Mult-DAE / Mult-VAE")
+    dae_dropout: float = param(0.5, "input dropout of the denoising models (Liang et al.'s 0.5)")
+    betas: tuple[float, ...] = param([0.0, 0.2, 1.0], "KL weights of the Mult-VAE experiment")
+    beta_ref: float = param(0.2, "the beta compared with Mult-DAE (Liang et al.'s cap); one of `betas`")
+    n_heldout_users: int = param(100, "validation users and test users of the strong-generalization split (each)")
+    exercise_epochs: int = param(8, "epochs of the small trainings inside the exercise solutions")
+    example_user: int = param(-1, "the user followed through the autoencoder; -1: the median number of ratings")
+    explorer_users: int = param(5, "held-out users in the interactive explorer, from the lightest to the heaviest")
+
+    def validate(self) -> None:
+        super().validate()
+        check_seeds(self.seeds)
+        if self.beta_ref not in self.betas:
+            raise ConfigError(f"beta_ref={self.beta_ref} must be one of betas={list(self.betas)}")
+        check_int("explorer_users", self.explorer_users, 1)
 
 
-def run(seeds=(0, 1, 2, 3, 4), autorec_hidden: int = 50, autorec_epochs: int = 10,
-        autorec_epochs_alternative: int = 30, autorec_lr: float = 0.003, autorec_batch: int = 64,
-        vae_hidden: int = 150, vae_latent: int = 50, vae_epochs: int = 100, vae_patience: int = 10,
-        vae_lr: float = 3e-3, dae_dropout: float = 0.5, betas=(0.0, 0.2, 1.0), beta_ref: float = 0.2,
-        n_heldout_users: int = 100, example_user: int = -1, n_jobs: int = 2, dataset: str = "ml-100k",
-        data_dir: str = "") -> Result:
+def jobs(config: Config) -> list[runner.Job]:
+    """Every training of the chapter: both AutoRec losses at both budgets, and every VAE condition, per seed."""
+    source = config.source
+    out = [runner.Job(autorec_job, dict(seed=s, loss=loss, hidden=config.autorec_hidden, epochs=e,
+                                        lr=config.autorec_lr, batch_size=config.autorec_batch,
+                                        keep=s == config.seeds[0] and e == config.autorec_epochs, **source),
+                      {"seed": s, "experiment": "loss", "epochs": e})
+           for e in (config.autorec_epochs, config.autorec_epochs_alternative) for s in config.seeds
+           for loss in ("masked", "full")]
+    out += [runner.Job(vae_job, dict(seed=s, name=name, hidden=config.vae_hidden, latent=config.vae_latent,
+                                     epochs=config.vae_epochs, patience=config.vae_patience, lr=config.vae_lr,
+                                     n_heldout_users=config.n_heldout_users, corrupt=0.5, keep=s == config.seeds[0],
+                                     **spec, **source), {"seed": s, "experiment": "vae"}, cost=3.0)
+            for s in config.seeds for name, spec in vae_conditions(config.dae_dropout, list(config.betas)).items()]
+    return out
+
+
+def run(config: Config = Config()) -> ChapterResult:
+    """Train every model of the chapter; keep the first seed's models, splits and predictions for the figures."""
     setup()
-    source = data_source(dataset, data_dir)
-    seeds = check_seeds(seeds)
-    if beta_ref not in betas:
-        raise ConfigError(f"beta_ref={beta_ref} must be one of betas={list(betas)}")
-    params = dict(seeds=seeds, autorec_hidden=autorec_hidden, autorec_epochs=autorec_epochs,
-                  autorec_epochs_alternative=autorec_epochs_alternative, autorec_lr=autorec_lr,
-                  autorec_batch=autorec_batch, vae_hidden=vae_hidden, vae_latent=vae_latent, vae_epochs=vae_epochs,
-                  vae_patience=vae_patience, vae_lr=vae_lr, dae_dropout=dae_dropout, betas=list(betas),
-                  beta_ref=beta_ref, n_heldout_users=n_heldout_users, example_user=example_user, n_jobs=n_jobs,
-                  **source)
-    jobs = [runner.Job(autorec_job, dict(seed=s, loss=loss, hidden=autorec_hidden, epochs=e, lr=autorec_lr,
-                                         batch_size=autorec_batch, keep=s == seeds[0] and e == autorec_epochs,
-                                         **source),
-                       {"seed": s, "experiment": "loss", "epochs": e})
-            for e in (autorec_epochs, autorec_epochs_alternative) for s in seeds for loss in ("masked", "full")]
-    conditions = vae_conditions(dae_dropout, list(betas))
-    jobs += [runner.Job(vae_job, dict(seed=s, name=name, hidden=vae_hidden, latent=vae_latent, epochs=vae_epochs,
-                                      patience=vae_patience, lr=vae_lr, n_heldout_users=n_heldout_users, corrupt=0.5,
-                                      keep=s == seeds[0], **spec, **source), {"seed": s, "experiment": "vae"},
-                        cost=3.0)
-             for s in seeds for name, spec in conditions.items()]
     timer = results.Timer()
+    todo = jobs(config)
     with timer("all runs"):
-        outcome = runner.run(jobs, n_jobs=n_jobs, desc="autoencoders")
+        outcome = runner.run(todo, n_jobs=config.n_jobs, desc="autoencoders")
     autorec_out, vae_out = {}, {}
-    for job, art in zip(jobs, outcome.artifacts):
+    for job, art in zip(todo, outcome.artifacts):
         if art is not None:
             if job.fn is autorec_job:
                 autorec_out[job.params["loss"]] = art
             else:
                 vae_out[job.params["name"]] = art
-    data = load_data(**source)
+    data = load_data(**config.source)
     counts = np.diff(data.rating_matrix().indptr)
-    user = int(np.argsort(counts, kind="stable")[len(counts) // 2]) if example_user < 0 else int(example_user)
-    return Result(outcome.frame, autorec_out, vae_out, user, params, timer.seconds)
+    user = int(np.argsort(counts, kind="stable")[len(counts) // 2]) if config.example_user < 0 else \
+        int(config.example_user)
+    split = splits.random_split(data.ratings, 0.1, seed=config.seeds[0], shape=(data.n_users, data.n_items))
+    users = next(iter(vae_out.values()))["split"]  # the first seed's strong-generalization split
+    design = {"loss": C.Resampling.random_splits(split.train.nnz, split.test.nnz, "ratings"),
+              "vae": C.Resampling.random_splits(users.train.shape[0], users.test_in.shape[0], "users")}
+    return ChapterResult(outcome.frame, config, timer.seconds,
+                         {"autorec": autorec_out, "vae": vae_out, "example_user": user, "data": data,
+                          "split": split, "design": design, "deviations": DEVIATIONS})
+
+
+DEVIATIONS = {
+    "AutoRec budget": "the loss comparison trains both losses for a fixed budget (a teaching demonstration), "
+                      "re-judged at a second budget; the VAEs stop early on validation nDCG@100",
+}
 
 
 # ---------------------------------------------------------------------------------------------------- views
 
 
-def values(result: Result, model: str, metric: str, epochs: int | None = None) -> np.ndarray:
-    f = result.frame[(result.frame["model"] == model) & (result.frame["metric"] == metric)]
-    if epochs is not None:
-        f = f[f["epochs"] == epochs]
-    return f.sort_values("seed")["value"].to_numpy()
+def values(result: ChapterResult, model: str, metric: str, epochs: int | None = None) -> np.ndarray:
+    """One model's metric per seed (AutoRec runs: at the `epochs` budget)."""
+    where = {"model": model} | ({} if epochs is None else {"epochs": epochs})
+    return C.per_run(result.frame, metric, **where).to_numpy()
 
 
-def table(result: Result, experiment: str) -> pd.DataFrame:
+def table(result: ChapterResult, experiment: str) -> pd.DataFrame:
     """Mean and 95% CI half-width ("±" columns) over seeds, one row per condition."""
     f = result.frame[result.frame["experiment"] == experiment]
     if experiment == "loss":
-        f = f[f["epochs"] == result.params["autorec_epochs"]]
+        f = f[f["epochs"] == result.config.autorec_epochs]
     stats = C.summarise(f, ["model", "metric"])
     out = stats.pivot(index="model", columns="metric", values="mean")
     for metric in out.columns.copy():
@@ -193,32 +216,33 @@ def table(result: Result, experiment: str) -> pd.DataFrame:
     return out.loc[order, sorted(out.columns, key=lambda c: (c.rstrip(" ±"), c.endswith("±")))]
 
 
-def first_split(result: Result) -> splits.RatingSplit:
-    data = chapter_data(result.params)
-    return splits.random_split(data.ratings, 0.1, seed=result.params["seeds"][0], shape=(data.n_users, data.n_items))
+def first_split(result: ChapterResult) -> splits.RatingSplit:
+    """The first seed's 90/10 rating split (the AutoRec runs' and the figures')."""
+    return result["split"]
 
 
-def trip(result: Result, user: int | None = None, loss: str = "masked", k: int = 10) -> teaching.StepThrough:
+def trip(result: ChapterResult, user: int | None = None, loss: str = "masked", k: int = 10) -> teaching.StepThrough:
     """One user's trip through the first seed's AutoRec trained with `loss`."""
-    model = result.autorec[loss]["model"]
+    model = result["autorec"][loss]["model"]
     net = model.network_
-    x = first_split(result).train[[result.example_user if user is None else user]].toarray()
+    x = first_split(result).train[[result["example_user"] if user is None else user]].toarray()
     with torch.no_grad():
         return teaching.step_through(x, lambda v: net.encode(torch.from_numpy(v / model.scale).float()),
                                      lambda z: net.decode(torch.from_numpy(z)) * model.scale, k=k,
-                                     titles=chapter_data(result.params).title)
+                                     titles=result["data"].title)
 
 
-def user_figure(result: Result) -> plt.Figure:
-    data = chapter_data(result.params)
+def user_figure(result: ChapterResult) -> plt.Figure:
+    data = result["data"]
     R = data.rating_matrix()
     counts = np.diff(R.indptr)
-    x_user = R[[result.example_user]].toarray().ravel()
+    x_user = R[[result["example_user"]]].toarray().ravel()
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
     rated = np.flatnonzero(x_user)
     axes[0].vlines(rated, 0, x_user[rated], linewidth=1)
     axes[0].set_xlim(0, data.n_items)
-    plots.label_axes(axes[0], "item index (film)", "stars (0 = not rated)", f"The vector of user {result.example_user}")
+    user = result["example_user"]
+    plots.label_axes(axes[0], "item index (film)", "stars (0 = not rated)", f"The vector of user {user}")
     axes[1].hist(100 * counts / data.n_items, bins=40)
     plots.label_axes(axes[1], "share of the catalogue rated (%)", "number of users", "How full the user vectors are")
     fig.tight_layout()
@@ -241,22 +265,22 @@ def trip_figure(t: teaching.StepThrough) -> plt.Figure:
     return fig
 
 
-def explorer_models(result: Result) -> dict[str, Any]:
+def explorer_models(result: ChapterResult) -> dict[str, Any]:
     """The four first-seed models the explorer and the architecture figure show, by display name."""
-    p = result.params
-    return {"AutoRec, masked loss": result.autorec["masked"]["model"],
-            "AutoRec, full loss": result.autorec["full"]["model"],
-            f"Mult-DAE (dropout {p['dae_dropout']})": result.vae[f"Mult-DAE, dropout {p['dae_dropout']}"]["model"],
-            f"Mult-VAE (β = {p['beta_ref']})": result.vae[f"Mult-VAE, β = {p['beta_ref']}"]["model"]}
+    p = result.config
+    return {"AutoRec, masked loss": result["autorec"]["masked"]["model"],
+            "AutoRec, full loss": result["autorec"]["full"]["model"],
+            f"Mult-DAE (dropout {p.dae_dropout})": result["vae"][f"Mult-DAE, dropout {p.dae_dropout}"]["model"],
+            f"Mult-VAE (β = {p.beta_ref})": result["vae"][f"Mult-VAE, β = {p.beta_ref}"]["model"]}
 
 
-def explorer_users(result: Result, n_users: int = 5) -> list[pipeline.ExplorerUser]:
+def explorer_users(result: ChapterResult, n_users: int = 5) -> list[pipeline.ExplorerUser]:
     """`n_users` test users of the first seed's strong-generalization split (never seen by Mult-DAE / Mult-VAE),
     from the lightest to the heaviest by their number of training ratings in the first seed's AutoRec split."""
     if not isinstance(n_users, (int, np.integer)) or n_users < 1:
         raise ConfigError(f"explorer_users must be a positive integer, got {n_users!r}")
     split = first_split(result)
-    test_users = next(iter(result.vae.values()))["split"].test_users
+    test_users = next(iter(result["vae"].values()))["split"].test_users
     owner = np.repeat(np.arange(split.train.shape[0]), np.diff(split.train.indptr))
     liked = np.bincount(owner[split.train.data >= 4.0], minlength=split.train.shape[0])
     test_users = test_users[liked[test_users] > 0]  # Mult-DAE / Mult-VAE read the films rated 4+
@@ -275,15 +299,15 @@ def explorer_users(result: Result, n_users: int = 5) -> list[pipeline.ExplorerUs
     return out
 
 
-def explorer(result: Result, n_users: int = 5) -> pipeline.Explorer:
+def explorer(result: ChapterResult, n_users: int = 5) -> pipeline.Explorer:
     """The interactive pipeline explorer: `n_users` held-out users through the four first-seed models."""
-    titles = chapter_data(result.params).title
+    titles = result["data"].title
     data = pipeline.explorer_data(explorer_models(result), explorer_users(result, n_users),
-                                  [titles(i) for i in range(chapter_data(result.params).n_items)], k=K)
+                                  [titles(i) for i in range(result["data"].n_items)], k=K)
     return pipeline.Explorer(data)
 
 
-def architecture_figure(result: Result) -> plt.Figure:
+def architecture_figure(result: ChapterResult) -> plt.Figure:
     """Each architecture of the chapter with every stage drawn at a height proportional to log10 of its width."""
     shown = list(explorer_models(result).items())
     shown = [("AutoRec (masked or full loss)", shown[0][1])] + shown[2:]
@@ -309,7 +333,7 @@ def architecture_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def item_mean_decomposition(result: Result) -> pd.Series:
+def item_mean_decomposition(result: ChapterResult) -> pd.Series:
     """How much of the full (unmasked) loss of a sensible predictor, each film's mean rating, falls on the zeros."""
     train = first_split(result).train
     counts = np.maximum(np.diff(train.tocsc().indptr), 1)
@@ -318,11 +342,11 @@ def item_mean_decomposition(result: Result) -> pd.Series:
     return pd.Series(teaching.loss_decomposition(guess, train), name="item-mean predictor on the training matrix")
 
 
-def collapse_figure(result: Result) -> plt.Figure:
+def collapse_figure(result: ChapterResult) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(8, 4))
     bins = np.linspace(-1, 6, 71)
     for loss, color in (("masked", "C0"), ("full", "C3")):
-        ax.hist(result.autorec[loss]["unobserved"], bins=bins, density=True, alpha=0.55, color=color,
+        ax.hist(result["autorec"][loss]["unobserved"], bins=bins, density=True, alpha=0.55, color=color,
                 label=f"{loss} loss: unrated entries")
     ax.hist(first_split(result).train.data, bins=bins, density=True, histtype="step", color="k", linewidth=1.5,
             label="actual ratings (training)")
@@ -333,7 +357,7 @@ def collapse_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def loss_bars_figure(result: Result) -> plt.Figure:
+def loss_bars_figure(result: ChapterResult) -> plt.Figure:
     t = table(result, "loss")
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for ax, metric, label in zip(axes, ["rmse", f"ndcg@{K}", "median popularity of top-k"],
@@ -342,12 +366,12 @@ def loss_bars_figure(result: Result) -> plt.Figure:
         ax.bar([i.split(", ")[1] for i in t.index], t[metric].to_numpy(), yerr=t[f"{metric} ±"].to_numpy(),
                color=["C0", "C3"], capsize=6)
         plots.label_axes(ax, "training loss", label)
-    fig.suptitle(f"Masked vs. full loss, mean ± 95% CI over {len(result.params['seeds'])} seeds")
+    fig.suptitle(f"Masked vs. full loss, mean ± 95% CI over {len(result.config.seeds)} seeds")
     fig.tight_layout()
     return fig
 
 
-def filled_in_table(result: Result) -> pd.DataFrame:
+def filled_in_table(result: ChapterResult) -> pd.DataFrame:
     cols = {}
     for loss in ("masked", "full"):
         t = trip(result, loss=loss)
@@ -356,10 +380,10 @@ def filled_in_table(result: Result) -> pd.DataFrame:
     return pd.DataFrame(cols, index=pd.RangeIndex(1, 11, name="rank"))
 
 
-def vae_figure(result: Result) -> plt.Figure:
+def vae_figure(result: ChapterResult) -> plt.Figure:
     t = table(result, "vae")
     names = list(t.index)
-    betas = result.params["betas"]
+    betas = result.config.betas
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     y = np.arange(len(names))
     hide = "ndcg@100, part of input hidden"
@@ -378,12 +402,12 @@ def vae_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def reparameterization_figure(result: Result) -> plt.Figure:
-    betas = result.params["betas"]
+def reparameterization_figure(result: ChapterResult) -> plt.Figure:
+    betas = result.config.betas
     lo, hi = f"Mult-VAE, β = {min(betas)}", f"Mult-VAE, β = {max(betas)}"
     fig, ax = plt.subplots(figsize=(6, 5))
     for name, color in ((lo, "C0"), (hi, "C3")):
-        model, sg = result.vae[name]["model"], result.vae[name]["split"]
+        model, sg = result["vae"][name]["model"], result["vae"][name]["split"]
         with torch.no_grad():
             mu, logvar = model.network_.encode(torch.from_numpy(sg.test_in[[0]].toarray()))
         dims = np.argsort(-np.abs(mu.numpy()[0]))[:2]
@@ -406,22 +430,10 @@ def reparameterization_figure(result: Result) -> plt.Figure:
 MARGIN_SHARE = 0.02  # non-inferiority margins: 2% of the reference model's mean, a difference a table reader notices
 
 
-def resampling(params: dict) -> dict[str, C.Resampling]:
-    """The chapter's seeds as random re-splits, per experiment: the AutoRec runs re-split the ratings (90/10), the
-    VAE runs re-draw the held-out users; sizes read off the first seed's splits (what the corrected t needs)."""
-    data = chapter_data(params)
-    seed = params["seeds"][0]
-    ratings = splits.random_split(data.ratings, 0.1, seed=seed, shape=(data.n_users, data.n_items))
-    users = splits.strong_generalization(data.ratings, n_heldout_users=params["n_heldout_users"], seed=seed,
-                                         n_items=data.n_items)
-    return {"loss": C.Resampling.random_splits(ratings.train.nnz, ratings.test.nnz, "ratings"),
-            "vae": C.Resampling.random_splits(users.train.shape[0], users.test_in.shape[0], "users")}
-
-
-def claims(result: Result) -> list[C.Claim]:
-    p = result.params
-    design = resampling(p)
-    main_e, alt_e = p["autorec_epochs"], p["autorec_epochs_alternative"]
+def claims(result: ChapterResult) -> list[C.Claim]:
+    p = result.config
+    design = result["design"]
+    main_e, alt_e = p.autorec_epochs, p.autorec_epochs_alternative
     alt = f"a budget of {alt_e} epochs instead of {main_e}"
     masked, full = "AutoRec, masked loss", "AutoRec, full loss"
 
@@ -437,9 +449,9 @@ def claims(result: Result) -> list[C.Claim]:
                            f"{np.median(values(result, full, 'median unobserved prediction', epochs)):.2f} stars",
                            "count over seeds (median unrated prediction within 0.5 star of 0)", "count")
 
-    dae, ae = f"Mult-DAE, dropout {p['dae_dropout']}", "AE, no noise"
-    ref = f"Mult-VAE, β = {p['beta_ref']}"
-    betas = sorted(p["betas"])
+    dae, ae = f"Mult-DAE, dropout {p.dae_dropout}", "AE, no noise"
+    ref = f"Mult-VAE, β = {p.beta_ref}"
+    betas = sorted(p.betas)
     kl = np.array([values(result, f"Mult-VAE, β = {b}", "kl") for b in betas])
 
     def kl_decreasing(rows, shown):
@@ -466,7 +478,7 @@ def claims(result: Result) -> list[C.Claim]:
                 f"top-{K} lists (nDCG@{K}, held-out ratings >= 4) than the unmasked model", "implied by the primer",
                 loss_pair(f"ndcg@{K}", main_e), {alt: loss_pair(f"ndcg@{K}", alt_e),
                                                  f"recall@{K} instead": loss_pair(f"recall@{K}", main_e)}),
-        C.claim("dae_noise_helps", f"Input dropout ({p['dae_dropout']}) improves the test nDCG@100 of the Mult-DAE "
+        C.claim("dae_noise_helps", f"Input dropout ({p.dae_dropout}) improves the test nDCG@100 of the Mult-DAE "
                 "architecture over the same network without noise", "dropout regularizes (Liang et al.)",
                 vae_pair(dae, ae, "ndcg@100", label="DAE - AE"),
                 {"nDCG@10 instead": vae_pair(dae, ae, "ndcg@10", label="DAE - AE"),
@@ -480,30 +492,31 @@ def claims(result: Result) -> list[C.Claim]:
                 "grows, in every seed", "β trades reconstruction for KL (Liang et al.)", kl_decreasing(kl, betas),
                 {"without the smallest β": kl_decreasing(kl[1:], betas[1:])} if len(betas) > 2 else {},
                 no_alternative=None if len(betas) > 2 else "only two values of β"),
-        C.claim("vae_vs_dae", f"Mult-VAE (β = {p['beta_ref']}) ranks at least as well as Mult-DAE (test nDCG@100, "
+        C.claim("vae_vs_dae", f"Mult-VAE (β = {p.beta_ref}) ranks at least as well as Mult-DAE (test nDCG@100, "
                 f"non-inferiority margin {MARGIN_SHARE:.0%} of Mult-DAE's)",
                 "Mult-VAE >= Mult-DAE on ML-20M (Liang et al.)", vae_noninferior("ndcg@100"),
                 {"recall@100 instead": vae_noninferior("recall@100")}),
     ]
 
 
-def numbers(result: Result) -> dict:
-    p = result.params
-    data = chapter_data(result.params)
+def numbers(result: ChapterResult) -> dict:
+    p = result.config
+    data = result["data"]
     R = data.rating_matrix()
     counts = np.diff(R.indptr)
     t = trip(result)
-    model = result.autorec["masked"]["model"]
+    model = result["autorec"]["masked"]["model"]
     loss_t, vae_t = table(result, "loss"), table(result, "vae")
     decomp = item_mean_decomposition(result)
-    out = {"user": result.example_user, "user_n_rated": int(counts[result.example_user]),
+    out = {"user": result["example_user"], "user_n_rated": int(counts[result["example_user"]]),
            "density_pct": 100 * R.nnz / (data.n_users * data.n_items), "median_rated": float(np.median(counts)),
            "n_params": int(sum(x.numel() for x in model.network_.parameters())),
-           "compression": t.summary()["compression"], "trip_n_rated": t.n_rated, "trip_rmse": t.summary()["rmse_on_rated"],
+           "compression": t.summary()["compression"], "trip_n_rated": t.n_rated,
+           "trip_rmse": t.summary()["rmse_on_rated"],
            "unobs_pct": 100 * decomp["n_unobserved"] / (data.n_users * data.n_items),
-           "share_zero_loss_pct": 100 * decomp["share_unobserved"], "n_seeds": len(p["seeds"]),
-           "autorec_epochs": p["autorec_epochs"], "n_heldout": p["n_heldout_users"], "dae_dropout": p["dae_dropout"],
-           "vae_latent": p["vae_latent"], "beta_lo": min(p["betas"]), "beta_hi": max(p["betas"])}
+           "share_zero_loss_pct": 100 * decomp["share_unobserved"], "n_seeds": len(p.seeds),
+           "autorec_epochs": p.autorec_epochs, "n_heldout": p.n_heldout_users, "dae_dropout": p.dae_dropout,
+           "vae_latent": p.vae_latent, "beta_lo": min(p.betas), "beta_hi": max(p.betas)}
     for loss in ("masked", "full"):
         row = loss_t.loc[f"AutoRec, {loss} loss"]
         for metric, key in (("rmse", "rmse"), (f"ndcg@{K}", "ndcg"), ("median popularity of top-k", "pop"),
@@ -511,22 +524,14 @@ def numbers(result: Result) -> dict:
             out[f"{loss}_{key}"], out[f"{loss}_{key}_ci"] = float(row[metric]), float(row[f"{metric} ±"])
         out[f"{loss}_near_zero_pct"] = 100 * float(row["share near zero"])
     out["better_ranker"] = "the unmasked model" if out["full_ndcg"] > out["masked_ndcg"] else "the masked model"
-    dae, ae = f"Mult-DAE, dropout {p['dae_dropout']}", "AE, no noise"
+    dae, ae = f"Mult-DAE, dropout {p.dae_dropout}", "AE, no noise"
     drop = "relative drop of ndcg@100"
     out |= {"dae_ndcg": float(vae_t.loc[dae, "ndcg@100"]), "dae_ndcg_ci": float(vae_t.loc[dae, "ndcg@100 ±"]),
             "ae_ndcg": float(vae_t.loc[ae, "ndcg@100"]), "ae_ndcg_ci": float(vae_t.loc[ae, "ndcg@100 ±"]),
             "dae_drop_pct": 100 * float(vae_t.loc[dae, drop]), "ae_drop_pct": 100 * float(vae_t.loc[ae, drop])}
-    lo, hi = f"Mult-VAE, β = {min(p['betas'])}", f"Mult-VAE, β = {max(p['betas'])}"
+    lo, hi = f"Mult-VAE, β = {min(p.betas)}", f"Mult-VAE, β = {max(p.betas)}"
     out |= {"kl_ratio": float(values(result, lo, "kl").mean() / values(result, hi, "kl").mean()),
             "nll_lo": float(values(result, lo, "nll").mean()), "nll_hi": float(values(result, hi, "nll").mean()),
             "au_hi": float(values(result, hi, "active units").mean()),
             "vae_best_epoch": float(np.mean([values(result, n, "best_epoch").mean() for n in vae_t.index]))}
     return out
-
-
-def save(result: Result, chapter_claims: list[C.Claim], results_dir: str = "") -> Path:
-    config = {**result.params, "deviations": [
-        "the AutoRec loss comparison trains both losses for a fixed budget (a teaching demonstration), re-judged at "
-        "a second budget; the VAEs stop early on validation nDCG@100"]}
-    return write("autoencoders", results_dir, config=config, seeds=result.params["seeds"], metrics=result.frame,
-                 claims=chapter_claims, timings=result.timings)

@@ -11,7 +11,6 @@ E-AutoRec's explainability matrix (50 neighbours, theta = 0) computed from the f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -24,12 +23,11 @@ from ..splits import positives
 from ..checks import check_seeds
 from ..experiments import claims as C
 from ..experiments import runner
-from ..experiments.protocols import data_source, holdout, side_information
-from .common import setup, write
+from ..experiments.protocols import holdout, side_information
+from .common import ChapterResult, OnData, param, setup
 
 MODELS = ["Random", "Pop", "ItemKNN", "UserKNN", "EASE", "AutoRec", "E-AutoRec", "SEMAUTO-sum", "SEMAUTO-kNN",
           "Mult-DAE", "Mult-VAE", "C-VAE"]
-PARAMETERS = {"seeds": [0, 1, 2, 3, 4], "models": [], "settings": {}, "n_jobs": 2, "dataset": "ml-100k", "data_dir": ""}
 # each model's settings: those of its own chapter (tuned there on validation data, never on these test splits)
 DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
     "AutoRec": {"hidden": 300, "l2": 3.0, "epochs": 200, "patience": 10},
@@ -116,53 +114,75 @@ def fit_and_evaluate(model: str, seed: int, settings: dict[str, Any], dataset: s
     return runner.JobOutput(records)
 
 
-@dataclass
-class Result:
-    frame: pd.DataFrame
-    params: dict
-    timings: dict
-    outcome: runner.Outcome
+@dataclass(frozen=True)
+class Config(OnData):
+    """Every model of the book on one protocol."""
 
-    def main(self) -> pd.DataFrame:
-        """Records of the main protocol choices (relevant >= 4, unrated candidates)."""
-        f = self.frame
-        return f[(f["relevant"] == MAIN["relevant"]) & (f["candidates"] == MAIN["candidates"])]
+    chapter = "comparison"
+    seeds: tuple[int, ...] = param([0, 1, 2, 3, 4], "per-user holdout splits shared by every model")
+    models: tuple[str, ...] = param([], "the models compared (empty: every model the data set allows)")
+    settings: dict = param({}, "hyper-parameters per model, over DEFAULT_SETTINGS")
+
+    def validate(self) -> None:
+        super().validate()
+        check_seeds(self.seeds)
+
+    @property
+    def graph(self) -> bool:
+        """Whether the knowledge graph exists for the data set (ML-100K as shipped)."""
+        return self.dataset == "ml-100k" and not self.data_dir
 
 
-def run(seeds=(0, 1, 2, 3, 4), models: list[str] | None = None, settings: dict | None = None,
-        n_jobs: int = 2, dataset: str = "ml-100k", data_dir: str = "") -> Result:
+def main_records(result: ChapterResult) -> pd.DataFrame:
+    """Records of the main protocol choices (relevant >= 4, unrated candidates)."""
+    f = result.frame
+    return f[(f["relevant"] == MAIN["relevant"]) & (f["candidates"] == MAIN["candidates"])]
+
+
+def run(config: Config = Config()) -> ChapterResult:
     """Every model x seed through the runner (SEMAUTO's two recommenders share one training). Beyond ML-100K
     there is no knowledge graph: the SEMAUTO models are left out of the default list and refused when named."""
     setup()
-    source = data_source(dataset, data_dir)
-    seeds = check_seeds(seeds)
-    graph = dataset == "ml-100k" and not data_dir
-    allowed = MODELS if graph else [m for m in MODELS if not m.startswith("SEMAUTO")]
-    names = list(models or allowed)
+    c, source = config, config.source
+    allowed = MODELS if c.graph else [m for m in MODELS if not m.startswith("SEMAUTO")]
+    names = list(c.models or allowed)
     unknown = sorted(set(names) - set(allowed))
     if unknown:
-        why = "" if graph else f" (without a knowledge graph, on {dataset})"
+        why = "" if c.graph else f" (without a knowledge graph, on {c.dataset})"
         raise ConfigError(f"unknown models {unknown}{why}; allowed: {allowed}")
-    chosen = {m: {**DEFAULT_SETTINGS.get(m, {}), **(settings or {}).get(m, {})} for m in names}
+    chosen = {m: {**DEFAULT_SETTINGS.get(m, {}), **c.settings.get(m, {})} for m in names}
     semauto = [m for m in names if m.startswith("SEMAUTO")]
     groups = [m for m in names if not m.startswith("SEMAUTO")] + (["SEMAUTO"] if semauto else [])
-    semauto_settings = {**DEFAULT_SETTINGS["SEMAUTO"], **(settings or {}).get("SEMAUTO", {})}
+    semauto_settings = {**DEFAULT_SETTINGS["SEMAUTO"], **c.settings.get("SEMAUTO", {})}
     jobs = [runner.Job(fit_and_evaluate, {"model": g, "seed": s,
                                           "settings": semauto_settings if g == "SEMAUTO" else chosen[g],
                                           **source},
-                       labels={"seed": s}, cost=COST.get(g, 1.0)) for s in seeds for g in groups]
+                       labels={"seed": s}, cost=COST.get(g, 1.0)) for s in c.seeds for g in groups]
     timer = results.Timer()
     with timer("train and evaluate"):
-        outcome = runner.run(jobs, n_jobs=n_jobs, desc="comparison")
+        outcome = runner.run(jobs, n_jobs=c.n_jobs, desc="comparison")
     frame = outcome.frame[outcome.frame["model"].isin(names)]
-    params = {"seeds": seeds, "models": names, "settings": chosen | ({"SEMAUTO": semauto_settings} if semauto else {}),
-              "n_jobs": n_jobs, **source}
-    return Result(frame.reset_index(drop=True), params, timer.seconds, outcome)
+    split = holdout(c.seeds[0], "holdout", 0.2, valid_fraction=0.2, **source)
+    used = chosen | ({"SEMAUTO": semauto_settings} if semauto else {})
+    return ChapterResult(frame.reset_index(drop=True), config, timer.seconds,
+                         {"models": names, "settings": used,
+                          "design": C.Resampling.random_splits(split.fit_train.nnz, split.test.nnz, "ratings"),
+                          "protocol": {**PROTOCOL, "models": names, "model_settings": used},
+                          "deviations": DEVIATIONS})
 
 
-def summary(result: Result, k: int = 10) -> pd.DataFrame:
+DEVIATIONS = {
+    "protocol": "every model is measured on a per-user 80/20 holdout (relevant = rating >= 4), not on its paper's "
+                "protocol; every model is fitted on the same 80% of the training ratings, the other 20% is the "
+                "validation part that trained models stop on",
+    "VAEs": "the VAEs are trained on training ratings >= 4 (implicit feedback) of all users and score the same users "
+            "(weak generalization)",
+}
+
+
+def summary(result: ChapterResult, k: int = 10) -> pd.DataFrame:
     """Mean and 95% CI over seeds of every main-protocol metric (and the costs), one row per model."""
-    f = result.main()
+    f = main_records(result)
     f = f[(f["k"] == k) | f["k"].isna()]
     cost = result.frame[result.frame["metric"].isin(["fit_and_score_seconds", "peak_mb", "epochs_trained"])]
     table = C.summarise(pd.concat([f, cost]), ["model", "metric"])
@@ -170,10 +190,10 @@ def summary(result: Result, k: int = 10) -> pd.DataFrame:
     out = wide["mean"].copy()
     for metric in wide["ci"].columns:
         out[f"{metric}_ci"] = wide["ci"][metric]
-    return out.loc[[m for m in result.params["models"] if m in out.index]]
+    return out.loc[[m for m in result["models"] if m in out.index]]
 
 
-def table(result: Result) -> pd.DataFrame:
+def table(result: ChapterResult) -> pd.DataFrame:
     """The chapter's table: mean +- CI of the headline metrics, mean costs."""
     s = summary(result)
     shown = ["ndcg", "recall", "map", "mep", "coverage", "novelty"]
@@ -185,7 +205,7 @@ def table(result: Result) -> pd.DataFrame:
     return out
 
 
-def tradeoff_figure(result: Result) -> plt.Figure:
+def tradeoff_figure(result: ChapterResult) -> plt.Figure:
     """nDCG@10 against MEP@10 and against training time, one point per model with 95% CIs."""
     s = summary(result)
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
@@ -206,7 +226,7 @@ def tradeoff_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def diversity_figure(result: Result) -> plt.Figure:
+def diversity_figure(result: ChapterResult) -> plt.Figure:
     s = summary(result)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.scatter(s["coverage"], s["novelty"], s=40)
@@ -219,15 +239,15 @@ def diversity_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def explanations_table(result: Result) -> pd.DataFrame:
-    return pd.DataFrame({"explanation": EXPLANATIONS}).loc[result.params["models"]]
+def explanations_table(result: ChapterResult) -> pd.DataFrame:
+    return pd.DataFrame({"explanation": EXPLANATIONS}).loc[result["models"]]
 
 
 ALTERNATIVES = {"k = 20": {"k": 20}, "every held-out rating relevant": {"relevant": "all"},
                 "only the user's test items ranked": {"candidates": "test_items"}}
 
 
-def _pair(result: Result, a: str, b: str, metric: str, **choice: Any) -> tuple[np.ndarray, np.ndarray]:
+def _pair(result: ChapterResult, a: str, b: str, metric: str, **choice: Any) -> tuple[np.ndarray, np.ndarray]:
     where = {**MAIN, **choice}
     f = result.frame
     f = f[(f["relevant"] == where["relevant"]) & (f["candidates"] == where["candidates"]) & (f["k"] == where["k"])]
@@ -237,17 +257,9 @@ def _pair(result: Result, a: str, b: str, metric: str, **choice: Any) -> tuple[n
 MARGIN_SHARE = 0.02  # equivalence margins: 2% of the reference model's mean, a difference a table reader notices
 
 
-def resampling(params: dict) -> C.Resampling:
-    """The chapter's seeds as random re-splits (per-user holdouts) of the ratings: the sizes of the first seed's
-    fitted training part and its test part (what the corrected resampled t needs)."""
-    split = holdout(params["seeds"][0], "holdout", 0.2, valid_fraction=0.2, dataset=params.get("dataset", "ml-100k"),
-                    data_dir=params.get("data_dir", ""))
-    return C.Resampling.random_splits(split.fit_train.nnz, split.test.nnz, "ratings")
-
-
-def _better(result: Result, a: str, b: str, metric: str) -> tuple[C.Judgement, dict[str, C.Judgement]]:
+def _better(result: ChapterResult, a: str, b: str, metric: str) -> tuple[C.Judgement, dict[str, C.Judgement]]:
     label = f"{a} - {b}"
-    design = resampling(result.params)
+    design = result["design"]
     main = C.paired(*_pair(result, a, b, metric), design=design, label=label)
     alternatives = {name: C.paired(*_pair(result, a, b, metric, **choice), design=design, label=label)
                     for name, choice in ALTERNATIVES.items()}
@@ -265,7 +277,7 @@ CLAIMS = [
 ]
 
 
-def _correlations(result: Result, **choice: Any) -> np.ndarray:
+def _correlations(result: ChapterResult, **choice: Any) -> np.ndarray:
     """Per seed, the Pearson correlation across models of MEP@10 and nDCG@10."""
     where = {**MAIN, **choice}
     f = result.frame
@@ -275,14 +287,14 @@ def _correlations(result: Result, **choice: Any) -> np.ndarray:
     return np.array([np.corrcoef(g["mep"], g["ndcg"])[0, 1] for _, g in wide.groupby(level="seed")])
 
 
-def claims(result: Result) -> list[C.Claim]:
+def claims(result: ChapterResult) -> list[C.Claim]:
     present = set(result.frame["model"])
     out = []
     for cid, statement, a, b, metric in CLAIMS:
         if {a, b} <= present:
             main, alternatives = _better(result, a, b, metric)
             out.append(C.claim(cid, statement, "higher", main, alternatives))
-    design = resampling(result.params)
+    design = result["design"]
     if {"C-VAE", "Mult-VAE"} <= present:
         def matches(**choice: Any) -> C.Judgement:
             cvae, vae = _pair(result, "C-VAE", "Mult-VAE", "ndcg", **choice)
@@ -303,23 +315,12 @@ def claims(result: Result) -> list[C.Claim]:
     return out
 
 
-def numbers(result: Result) -> dict:
+def numbers(result: ChapterResult) -> dict:
     s = summary(result)
     best, explainable = s["ndcg"].idxmax(), s["mep"].idxmax()
     corr = _correlations(result)
     r = float(np.mean(corr)) if len(corr) else float("nan")
-    return {"n_seeds": len(result.params["seeds"]), "n_models": len(s), "best_model": best,
+    return {"n_seeds": len(result.config.seeds), "n_models": len(s), "best_model": best,
             "best_ndcg": float(s.loc[best, "ndcg"]), "most_explainable": explainable,
             "best_mep": float(s.loc[explainable, "mep"]), "mep_ndcg_corr": r,
             "corr_reading": "go together" if r > 0.3 else "trade off" if r < -0.3 else "are not clearly related"}
-
-
-def save(result: Result, chapter_claims: list[C.Claim], results_dir: str = "") -> Path:
-    config = {"protocol": PROTOCOL, **result.params,
-              "deviations": ["every model is measured on a per-user 80/20 holdout (relevant = rating >= 4), not on "
-                             "its paper's protocol; every model is fitted on the same 80% of the training ratings, "
-                             "the other 20% is the validation part that trained models stop on",
-                             "the VAEs are trained on training ratings >= 4 (implicit feedback) of all users and "
-                             "score the same users (weak generalization)"]}
-    return write("comparison", results_dir, config=config, seeds=result.params["seeds"], metrics=result.frame,
-                 claims=chapter_claims, timings=result.timings)

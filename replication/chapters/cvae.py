@@ -13,7 +13,6 @@ every repetition; the latent study encodes every eligible user (whole history) u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -23,12 +22,13 @@ import scipy.sparse as sp
 import scipy.stats
 
 from .. import latent, metrics, models, plots, results, splits
-from ..checks import check_seeds
+from ..checks import check_int, check_seeds
+from ..errors import ConfigError
 from ..experiments import claims as C
 from ..experiments import runner
-from ..experiments.protocols import (STRONG_METRICS, conditioned_eval, conditioned_validation, data_source,
-                                     fold_in_scorer, load_data, strong_per_user)
-from .common import chapter_data, setup, write
+from ..experiments.protocols import (STRONG_METRICS, conditioned_eval, conditioned_validation, fold_in_scorer,
+                                     load_data, strong_per_user)
+from .common import ChapterResult, OnData, param, setup
 
 #: The compared networks (every fold) and the variants trained on the first fold of every repetition.
 NETWORKS = {"Mult-DAE": {"variational": False}, "Mult-VAE": {}, "C-VAE": {"conditioned": True}}
@@ -41,10 +41,6 @@ UNTRAINED = "untrained C-VAE"
 SPACES = ("full latent", "5 PCs", "10 PCs", "PC2 x PC5", "PC3 x PC5")
 CENTRES = ("unconditioned centroid", "mean of all points", "latent origin")
 RELATIONS = ("co-consumption", "co-labelling")
-PARAMETERS = dict(seeds=[0, 1, 2, 3, 4], n_folds=5, n_valid_users=100, epochs=100, patience=10, batch_size=64,
-                  lr=1e-3, beta_cap=0.2, beta_alternative=0.008, anneal_fraction=0.5, cond_per_epoch=3.0,
-                  balance=True, variants=list(VARIANTS), ease_l2_grid=[100.0, 500.0, 2000.0], k_cond=10,
-                  n_perm=1999, silhouette_sample=4000, n_jobs=2, dataset="ml-100k", data_dir="")
 
 
 def _folds(seed: int, n_folds: int, n_valid_users: int, dataset: str = "ml-100k",
@@ -254,50 +250,73 @@ def worked_user(model: models.MultVAE, split: splits.StrongSplit, data, k: int =
 # ---------------------------------------------------------------------------------------------------- run
 
 
-@dataclass
-class Result:
-    frame: pd.DataFrame  # per repetition: accuracy (scope "all users" / "fold 0"), conditioned, training, latent
-    per_user: pd.DataFrame  # seed, model, user and the strong metrics, every tested user
-    histories: dict
-    figures: dict
-    params: dict
-    timings: dict
-    outcome: runner.Outcome
+@dataclass(frozen=True)
+class Config(OnData):
+    """C-VAE and its baselines at the paper's settings where it gives them (the beta variant: its best beta)."""
+
+    chapter = "cvae"
+    seeds: tuple[int, ...] = param([0, 1, 2, 3, 4], "repetitions: each draws its own folds and initialisations")
+    n_folds: int = param(5, "every eligible user is a test user in exactly one fold per repetition")
+    n_valid_users: int = param(100, "validation users per fold, drawn from the other folds")
+    epochs: int = param(100, "the paper's epoch budget; training stops after `patience` epochs without a better "
+                             "validation")
+    patience: int = param(10, "the paper's early stopping (the best epoch's weights are kept)")
+    batch_size: int = param(64, "rows per update (the paper does not give one; Liang et al. use 500)")
+    lr: float = param(1e-3, "Adam's learning rate (Liang et al.)")
+    beta_cap: float = param(0.2, "Liang's cap on the KL weight")
+    beta_alternative: float = param(0.008, "the paper's best beta, trained as a variant")
+    anneal_fraction: float = param(0.5, "beta grows by 1 / (anneal_fraction x the budget's updates) per update")
+    cond_per_epoch: float = param(3.0, "conditioned rows per epoch, as a multiple of the training users")
+    balance: bool = param(True, "draw every genre equally often in that sample")
+    variants: tuple[str, ...] = param(list(VARIANTS), "networks trained on the first fold of every repetition")
+    ease_l2_grid: tuple[float, ...] = param([100.0, 500.0, 2000.0], "EASE's l2, chosen on validation nDCG@100")
+    k_cond: int = param(10, "cut-off of the conditioned evaluation")
+    n_perm: int = param(1999, "permutations of each Mantel test")
+    silhouette_sample: int = param(4000, "points drawn for each silhouette score")
+    exercise_epochs: int = param(20, "the fixed budget of the exercise on early stopping")
+
+    def validate(self) -> None:
+        super().validate()
+        check_seeds(self.seeds)
+        check_int("n_folds", self.n_folds, 2)
+        unknown = sorted(set(self.variants) - set(VARIANTS))
+        if unknown:
+            raise ConfigError(f"variants: unknown {unknown}; allowed: {list(VARIANTS)}")
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The training settings every network gets."""
+        return dict(epochs=self.epochs, patience=self.patience, batch_size=self.batch_size, lr=self.lr,
+                    beta_cap=self.beta_cap, anneal_fraction=self.anneal_fraction,
+                    cond_per_epoch=self.cond_per_epoch, balance=self.balance)
+
+    def network_params(self, seed: int, fold: int, network: str, latent_study: bool = False,
+                       keep_figures: bool = False, **changes: Any) -> dict[str, Any]:
+        """One network's job on one fold (`changes`: training settings an exercise changes)."""
+        return {"seed": seed, "fold": fold, "network": network, "settings": {**self.settings, **changes},
+                "beta_alternative": self.beta_alternative, "n_perm": self.n_perm,
+                "silhouette_sample": self.silhouette_sample, "latent_study": latent_study,
+                "keep_figures": keep_figures, "n_folds": self.n_folds, "n_valid_users": self.n_valid_users,
+                "k_cond": self.k_cond, **self.source}
 
 
-def run(seeds=(0, 1, 2, 3, 4), n_folds: int = 5, n_valid_users: int = 100, epochs: int = 100, patience: int = 10,
-        batch_size: int = 64, lr: float = 1e-3, beta_cap: float = 0.2, beta_alternative: float = 0.008,
-        anneal_fraction: float = 0.5, cond_per_epoch: float = 3.0, balance: bool = True,
-        variants=tuple(VARIANTS), ease_l2_grid=(100.0, 500.0, 2000.0), k_cond: int = 10, n_perm: int = 1999,
-        silhouette_sample: int = 4000, n_jobs: int = 2, dataset: str = "ml-100k", data_dir: str = "") -> Result:
+def run(config: Config = Config()) -> ChapterResult:
     """Every network on every fold of every repetition, the variants and latent studies on the first folds."""
     setup()
-    source = data_source(dataset, data_dir)
-    seeds = check_seeds(seeds)
-    unknown = sorted(set(variants) - set(VARIANTS))
-    if unknown:
-        raise ValueError(f"variants: unknown {unknown}; allowed: {list(VARIANTS)}")
-    params = dict(seeds=seeds, n_folds=n_folds, n_valid_users=n_valid_users, epochs=epochs, patience=patience,
-                  batch_size=batch_size, lr=lr, beta_cap=beta_cap, beta_alternative=beta_alternative,
-                  anneal_fraction=anneal_fraction, cond_per_epoch=cond_per_epoch, balance=balance,
-                  variants=list(variants), ease_l2_grid=list(ease_l2_grid), k_cond=k_cond, n_perm=n_perm,
-                  silhouette_sample=silhouette_sample, n_jobs=n_jobs, **source)
-    _folds(seeds[0], n_folds, n_valid_users, dataset, data_dir)  # a bad fold count fails here, with its reason
-    settings = dict(epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, beta_cap=beta_cap,
-                    anneal_fraction=anneal_fraction, cond_per_epoch=cond_per_epoch, balance=balance)
-    common = dict(n_folds=n_folds, n_valid_users=n_valid_users, k_cond=k_cond, **source)
+    c = config
+    folds = _folds(c.seeds[0], c.n_folds, c.n_valid_users, **c.source)  # a bad fold count fails here, with its reason
     cost = {"C-VAE full": 12.0, "Mult-DAE": 1.0, "Mult-VAE": 1.0, "Mult-VAE beta 0.008": 1.0}
-    jobs = [runner.Job(network_job, {"seed": s, "fold": f, "network": n, "settings": settings,
-                                     "beta_alternative": beta_alternative, "n_perm": n_perm,
-                                     "silhouette_sample": silhouette_sample, "latent_study": f == 0 and n in STUDIED,
-                                     "keep_figures": f == 0 and s == seeds[0] and n in STUDIED, **common},
+    jobs = [runner.Job(network_job, c.network_params(s, f, n, latent_study=f == 0 and n in STUDIED,
+                                                     keep_figures=f == 0 and s == c.seeds[0] and n in STUDIED),
                        {"seed": s, "fold": f}, cost=cost.get(n, 4.0))
-            for s in seeds for f in range(n_folds) for n in [*NETWORKS, *(variants if f == 0 else [])]]
-    jobs += [runner.Job(baselines_job, {"seed": s, "fold": f, "ease_l2_grid": list(ease_l2_grid), **common},
-                        {"seed": s, "fold": f}, cost=0.5) for s in seeds for f in range(n_folds)]
+            for s in c.seeds for f in range(c.n_folds) for n in [*NETWORKS, *(c.variants if f == 0 else [])]]
+    jobs += [runner.Job(baselines_job, {"seed": s, "fold": f, "ease_l2_grid": list(c.ease_l2_grid),
+                                        "n_folds": c.n_folds, "n_valid_users": c.n_valid_users, "k_cond": c.k_cond,
+                                        **c.source}, {"seed": s, "fold": f}, cost=0.5)
+             for s in c.seeds for f in range(c.n_folds)]
     timer = results.Timer()
     with timer("all runs"):
-        outcome = runner.run(jobs, n_jobs=n_jobs, desc="C-VAE")
+        outcome = runner.run(jobs, n_jobs=c.n_jobs, desc="C-VAE")
     per_user, histories, figures = [], {}, {}
     for job, art in zip(jobs, outcome.artifacts):
         per_user.append(art["per_user"].assign(seed=job.params["seed"], fold=job.params["fold"]))
@@ -305,8 +324,34 @@ def run(seeds=(0, 1, 2, 3, 4), n_folds: int = 5, n_valid_users: int = 100, epoch
             histories[job.params["seed"], job.params["fold"], job.params["network"]] = art["history"]
         figures |= {k: v for k, v in art.items() if k.startswith("latent") or k == "worked user"}
     per_user = pd.concat(per_user, ignore_index=True)
-    frame = _aggregate(outcome.frame, per_user)
-    return Result(frame, per_user, histories, figures, params, timer.seconds, outcome)
+    data = load_data(**c.source)
+    users, _ = models.vae.expand_conditions(folds[0].train, data.genre_matrix())
+    split_table = pd.DataFrame([{"fold": f, "train users": s.train.shape[0], "validation users": s.valid_in.shape[0],
+                                 "test users": s.test_in.shape[0], "test interactions": s.test_in.nnz + s.test_out.nnz}
+                                for f, s in enumerate(folds)]).set_index("fold")
+    n_train, n_test = folds[0].train.shape[0], folds[0].test_in.shape[0]
+    design = {"all users": C.Resampling.repeated_kfold(n_train, n_test, "users"),
+              "fold 0": C.Resampling.random_splits(n_train, n_test, "users")}
+    return ChapterResult(_aggregate(outcome.frame, per_user), config, timer.seconds,
+                         {"per_user": per_user, "histories": histories, "figures": figures, "runs": outcome.frame,
+                          "genres": list(data.genres), "split_table": split_table,
+                          "expansion": len(users) / folds[0].train.shape[0], "design": design,
+                          "deviations": DEVIATIONS})
+
+
+DEVIATIONS = {
+    "data": "MovieLens-100K with 18 genres instead of ML-20M; PCA keeps the first component",
+    "protocol": "K-fold strong generalization over users (every user tested once per repetition) instead of 10,000 "
+                "validation and 10,000 test users",
+    "beta": "annealed linearly by 1/A per update, A = anneal_fraction x the epoch budget's updates (the cap is "
+            "reached after cap x anneal_fraction of the budget); cap 0.2 with 0.008 (the paper's best) as a variant",
+    "batch and layers": "batch size 64 instead of 500; Mult-DAE with the same 600-200-600 layers as Mult-VAE, no "
+                        "weight decay",
+    "conditioned rows": "a genre-balanced sample of conditioned rows per epoch instead of the paper's full expansion "
+                        "(compared)",
+    "latent study": "every eligible user encoded for the latent study instead of 2,000 random users; the paper's "
+                    "visual readings replaced by statistics with our thresholds",
+}
 
 
 def _aggregate(jobs: pd.DataFrame, per_user: pd.DataFrame) -> pd.DataFrame:
@@ -341,34 +386,26 @@ def _aggregate(jobs: pd.DataFrame, per_user: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------- selections
 
 
-def values(result: Result, model: str, metric: str, scope: str = "all users", **where: Any) -> pd.Series:
+def values(result: ChapterResult, model: str, metric: str, scope: str = "all users", **where: Any) -> pd.Series:
     """Per-repetition values of one model's metric (conditioned metrics averaged over the genres first)."""
-    f = result.frame
-    f = f[(f["model"] == model) & (f["metric"] == metric) & (f["scope"] == scope)]
-    for column, wanted in where.items():
-        f = f[f[column] == wanted]
-    return f.groupby("seed")["value"].mean().sort_index()
+    return C.select(result.frame, metric, model=model, scope=scope, **where).groupby("seed")["value"].mean()
 
 
-def study(result: Result, metric: str, space: str = "full latent", centre: str = "", model: str = "C-VAE") -> pd.Series:
+def study(result: ChapterResult, metric: str, space: str = "full latent", centre: str = "",
+          model: str = "C-VAE") -> pd.Series:
     """Per-repetition values of one latent measurement."""
     return values(result, model, metric, "fold 0 model", space=space, centre=centre)
 
 
-def _pair(result: Result, a: str, b: str, metric: str, scope: str = "all users") -> tuple[np.ndarray, np.ndarray]:
-    x, y = values(result, a, metric, scope), values(result, b, metric, scope)
-    common = x.index.intersection(y.index)
-    return x.loc[common].to_numpy(), y.loc[common].to_numpy()
+def _pair(result: ChapterResult, a: str, b: str, metric: str, scope: str = "all users"
+          ) -> tuple[np.ndarray, np.ndarray]:
+    return C.aligned(values(result, a, metric, scope), values(result, b, metric, scope), f"{a} and {b}")
 
 
-def _per_user_pair(result: Result, a: str, b: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+def _per_user_pair(result: ChapterResult, a: str, b: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Each user's metric averaged over the repetitions, for models a and b (same users)."""
-    wide = result.per_user.groupby(["model", "user"])[metric].mean().unstack(0)
+    wide = result["per_user"].groupby(["model", "user"])[metric].mean().unstack(0)
     return wide[a].to_numpy(), wide[b].to_numpy()
-
-
-def _fmt(mean_half: tuple[float, float]) -> str:
-    return "{:.4f} ± {:.4f}".format(*mean_half)
 
 
 ACCURACY = list(STRONG_METRICS)
@@ -377,15 +414,15 @@ CONDITIONED = ["C-VAE conditioned", "C-VAE conditioned + filter", "Mult-VAE + ge
                "Mult-VAE unconditioned"]
 
 
-def accuracy_table(result: Result) -> pd.DataFrame:
+def accuracy_table(result: ChapterResult) -> pd.DataFrame:
     """Mean ± 95% CI over repetitions (all users), the paired difference to Mult-VAE, and the networks' epochs."""
-    table = pd.DataFrame({m: [_fmt(metrics.mean_ci(values(result, r, m))) for r in ACCURACY_MODELS]
+    table = pd.DataFrame({m: [C.ci_text(values(result, r, m)) for r in ACCURACY_MODELS]
                           for m in ACCURACY}, index=ACCURACY_MODELS)
-    design = resampling(result.params)["all users"]
+    design = result["design"]["all users"]
 
     def versus_vae(model: str) -> str:
         mean, low, _ = C.interval(np.subtract(*_fold_pair(result, model, "Mult-VAE", "ndcg@100")), design)
-        return _fmt((mean, mean - low))
+        return f"{mean:.4f} ± {mean - low:.4f}"
     table["nDCG@100 - Mult-VAE (paired, corrected)"] = ["" if r == "Mult-VAE" else versus_vae(r)
                                                         for r in ACCURACY_MODELS]
     table["best epoch"] = [f"{values(result, r, 'best_epoch', 'per run').mean():.0f}" if r in NETWORKS else ""
@@ -393,33 +430,33 @@ def accuracy_table(result: Result) -> pd.DataFrame:
     return table
 
 
-def variants_table(result: Result) -> pd.DataFrame:
+def variants_table(result: ChapterResult) -> pd.DataFrame:
     """The first fold of every repetition: the main networks next to their variants."""
     rows = ["Mult-VAE", *[v for v in VARIANTS if v.startswith("Mult-VAE")], "C-VAE",
             *[v for v in VARIANTS if v.startswith("C-VAE")]]
     rows = [r for r in rows if len(values(result, r, "ndcg@100", "fold 0"))]
-    table = pd.DataFrame({m: [_fmt(metrics.mean_ci(values(result, r, m, "fold 0"))) for r in rows]
+    table = pd.DataFrame({m: [C.ci_text(values(result, r, m, "fold 0")) for r in rows]
                           for m in ("ndcg@100", "recall@20")}, index=rows)
-    table[f"conditioned nDCG@{result.params['k_cond']}"] = [
-        _fmt(metrics.mean_ci(values(result, f"{r} conditioned", "ndcg", "fold 0" if r in VARIANTS else "all users")))
+    table[f"conditioned nDCG@{result.config.k_cond}"] = [
+        C.ci_text(values(result, f"{r} conditioned", "ndcg", "fold 0" if r in VARIANTS else "all users"))
         if r.startswith("C-VAE") else "" for r in rows]
     table["best epoch"] = [f"{values(result, r, 'best_epoch', 'per run').mean():.0f}" for r in rows]
     table["train s"] = [f"{values(result, r, 'train_seconds', 'per run').mean():.0f}" for r in rows]
     return table
 
 
-def conditioned_table(result: Result) -> pd.DataFrame:
-    k = result.params["k_cond"]
-    return pd.DataFrame({f"share of the genre in the top-{k}": [_fmt(metrics.mean_ci(values(result, r, "share")))
+def conditioned_table(result: ChapterResult) -> pd.DataFrame:
+    k = result.config.k_cond
+    return pd.DataFrame({f"share of the genre in the top-{k}": [C.ci_text(values(result, r, "share"))
                                                                  for r in CONDITIONED],
-                         f"nDCG@{k} on the genre's held-out items": [_fmt(metrics.mean_ci(values(result, r, "ndcg")))
+                         f"nDCG@{k} on the genre's held-out items": [C.ci_text(values(result, r, "ndcg"))
                                                                      for r in CONDITIONED]}, index=CONDITIONED)
 
 
-def training_figure(result: Result) -> plt.Figure:
+def training_figure(result: ChapterResult) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for name in NETWORKS:
-        curves = [h["valid"].to_numpy() for (s, f, n), h in result.histories.items() if n == name]
+        curves = [h["valid"].to_numpy() for (s, f, n), h in result["histories"].items() if n == name]
         length = min(len(c) for c in curves)
         plots.curve_with_ci(ax, np.arange(1, length + 1), np.array([c[:length] for c in curves]), name, marker="")
     ax.legend()
@@ -427,35 +464,35 @@ def training_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def genre_figure(result: Result) -> plt.Figure:
+def genre_figure(result: ChapterResult) -> plt.Figure:
     shown = ["Mult-VAE unconditioned", "Mult-VAE + genre filter", "EASE + genre filter", "C-VAE conditioned"]
     f = result.frame[(result.frame["metric"] == "ndcg") & result.frame["model"].isin(shown)]
     by_genre = f.groupby(["condition", "model"])["value"].mean().unstack()[shown]
     by_genre.index = [genre_names(result)[int(c)] for c in by_genre.index]
     fig, ax = plt.subplots(figsize=(9, 3.8))
     by_genre.plot.bar(ax=ax, width=0.8)
-    plots.label_axes(ax, "condition (genre)", f"nDCG@{result.params['k_cond']} on the genre's held-out items",
+    plots.label_axes(ax, "condition (genre)", f"nDCG@{result.config.k_cond} on the genre's held-out items",
                      "Conditioned ranking quality per genre (mean over repetitions)")
     ax.legend(fontsize=8)
     return fig
 
 
-def geometry_table(result: Result) -> pd.DataFrame:
+def geometry_table(result: ChapterResult) -> pd.DataFrame:
     """Per genre (first repetition, full latent space): the mean shift's length, how much users deviate from it,
     the cosine of a user's shift with it, the conditioned cloud's spread relative to the unconditioned one."""
-    g = result.figures["latent C-VAE"]["geometry"].set_index("genre")
-    g["interactions"] = result.figures["latent C-VAE"]["popularity"].astype(int)
+    g = result["figures"]["latent C-VAE"]["geometry"].set_index("genre")
+    g["interactions"] = result["figures"]["latent C-VAE"]["popularity"].astype(int)
     return g.sort_values("interactions", ascending=False).round(3)
 
 
-def geometry_summary(result: Result) -> pd.DataFrame:
+def geometry_summary(result: ChapterResult) -> pd.DataFrame:
     """Over repetitions, for the trained C-VAE, its beta variant and the untrained network: how translation-like
     conditioning is and how much of the latent variance the condition explains."""
     rows = {}
     for model in [*STUDIED.values(), UNTRAINED]:
         if not len(study(result, "silhouette", model=model)):
             continue
-        rows[model] = {name: _fmt(metrics.mean_ci(study(result, metric, space, model=model)))
+        rows[model] = {name: C.ci_text(study(result, metric, space, model=model))
                        for name, metric, space in (("mean cosine (full)", "mean cosine", "full latent"),
                                                    ("median deviation (full)", "median deviation", "full latent"),
                                                    ("spread ratio (full)", "mean spread ratio", "full latent"),
@@ -466,10 +503,10 @@ def geometry_summary(result: Result) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def shift_figure(result: Result) -> plt.Figure:
+def shift_figure(result: ChapterResult) -> plt.Figure:
     """Left: the paper's PC2 x PC5 view with each genre's mean shift drawn as an arrow from the unconditioned
     centroid; right: each shift's length against how far individual users deviate from it."""
-    f = result.figures["latent C-VAE"]
+    f = result["figures"]["latent C-VAE"]
     names = genre_names(result)
     fig, axes = plt.subplots(1, 2, figsize=(12.5, 5.0))
     latent.plot_view(axes[0], f["coords"], f["labels"], names, 1, 4, annotate=False)
@@ -490,12 +527,12 @@ def shift_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def views_figure(result: Result) -> plt.Figure:
+def views_figure(result: ChapterResult) -> plt.Figure:
     """The paper's two views for the trained C-VAE and, below, the same views of the untrained network."""
     names = genre_names(result)
     fig, axes = plt.subplots(2, 2, figsize=(12.5, 10.5))
     for row, label in enumerate(("C-VAE", UNTRAINED)):
-        f = result.figures[f"latent {label}"]
+        f = result["figures"][f"latent {label}"]
         for ax, (i, j) in zip(axes[row], ((1, 4), (2, 4))):
             latent.plot_view(ax, f["coords"], f["labels"], names, i, j)
             ax.set_title(f"{label}: PC{i + 1} x PC{j + 1} ({100 * f['explained'][i]:.1f}% and "
@@ -504,7 +541,7 @@ def views_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def centrality_figure(result: Result) -> plt.Figure:
+def centrality_figure(result: ChapterResult) -> plt.Figure:
     """Spearman rho(popularity, distance from the centre) in every space from every centre, mean over repetitions:
     the sensitivity of "popular genres are central" drawn as one heat map."""
     grid = pd.DataFrame({centre: [study(result, "popularity rho", space, centre).mean() for space in SPACES]
@@ -521,10 +558,10 @@ def centrality_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def statements_table(result: Result) -> pd.DataFrame:
+def statements_table(result: ChapterResult) -> pd.DataFrame:
     """The paper's pairwise statements: in how many repetitions each holds, per space and for the beta variant."""
-    n = len(result.params["seeds"])
-    details = result.figures["latent C-VAE"]["details"]
+    n = len(result.config.seeds)
+    details = result["figures"]["latent C-VAE"]["details"]
     rows = []
     for s in latent.PAPER_STATEMENTS:
         if s.id not in details:
@@ -541,8 +578,8 @@ def statements_table(result: Result) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("statement").rename_axis(f"holds in k of {n} repetitions")
 
 
-def worked_user_tables(result: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
-    w = result.figures["worked user"]
+def worked_user_tables(result: ChapterResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    w = result["figures"]["worked user"]
     shares = w["shares"][w["shares"] > 0].round(2).rename("share of the user's films").to_frame()
     return shares, w["lists"]
 
@@ -564,31 +601,20 @@ HALF_THE_GENRES = C.Bound(0.5, "'a position tells the tastes': for at least half
 QUARTER_OF_GENRES = C.Bound(0.25, "a lenient reading: for a quarter of the genres")
 
 
-def resampling(params: dict) -> dict[str, C.Resampling]:
-    """The chapter's two designs, sizes read off the first repetition's first fold: comparisons over every fold are
-    repeated K-fold over users (one value per fold), the first-fold variants and latent studies are random re-splits
-    of the users (one value per repetition)."""
-    split = _folds(params["seeds"][0], params["n_folds"], params["n_valid_users"], params.get("dataset", "ml-100k"),
-                   params.get("data_dir", ""))[0]
-    n_train, n_test = split.train.shape[0], split.test_in.shape[0]
-    return {"all users": C.Resampling.repeated_kfold(n_train, n_test, "users"),
-            "fold 0": C.Resampling.random_splits(n_train, n_test, "users")}
-
-
-def fold_values(result: Result, model: str, metric: str, condition: float | None = None) -> pd.Series:
+def fold_values(result: ChapterResult, model: str, metric: str, condition: float | None = None) -> pd.Series:
     """One value per (repetition, fold): a strong metric's mean over the fold's test users, or a conditioned
     metric's mean over the genres (or of one `condition`) in that fold."""
     if metric in STRONG_METRICS:
-        users = result.per_user[result.per_user["model"] == model]
+        users = result["per_user"][result["per_user"]["model"] == model]
         return users.groupby(["seed", "fold"])[metric].mean()
-    jobs = result.outcome.frame
+    jobs = result["runs"]
     f = jobs[(jobs["model"] == model) & (jobs["metric"] == metric) & jobs["value"].notna()]
     if condition is not None:
         f = f[f["condition"] == condition]
     return f.groupby(["seed", "fold"])["value"].mean()
 
 
-def _fold_pair(result: Result, a: str, b: str, metric: str, condition: float | None = None
+def _fold_pair(result: ChapterResult, a: str, b: str, metric: str, condition: float | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     x, y = fold_values(result, a, metric, condition), fold_values(result, b, metric, condition)
     common = x.index.intersection(y.index).sort_values()
@@ -603,29 +629,29 @@ def counted(flags: pd.Series, label: str) -> C.Judgement:
                        "count")
 
 
-def _threshold(result: Result, metric: str, space: str, above: C.Bound | None = None, below: C.Bound | None = None,
-               centre: str = "", model: str = "C-VAE", label: str = "") -> C.Judgement:
+def _threshold(result: ChapterResult, metric: str, space: str, above: C.Bound | None = None,
+               below: C.Bound | None = None, centre: str = "", model: str = "C-VAE", label: str = "") -> C.Judgement:
     return C.threshold(study(result, metric, space, centre, model), above=above, below=below,
-                       design=resampling(result.params)["fold 0"], label=label or metric)
+                       design=result["design"]["fold 0"], label=label or metric)
 
 
-def _paired(result: Result, a: str, b: str, metric: str, scope: str = "all users") -> C.Judgement:
+def _paired(result: ChapterResult, a: str, b: str, metric: str, scope: str = "all users") -> C.Judgement:
     """A paired comparison: per fold over every fold ("all users"), per repetition on the first folds ("fold 0")."""
     pair = _fold_pair(result, a, b, metric) if scope == "all users" else _pair(result, a, b, metric, scope)
-    return C.paired(*pair, design=resampling(result.params)[scope], label=f"{a} - {b}")
+    return C.paired(*pair, design=result["design"][scope], label=f"{a} - {b}")
 
 
-def _equivalent(result: Result, a: str, b: str, metric: str, scope: str = "all users") -> C.Judgement:
+def _equivalent(result: ChapterResult, a: str, b: str, metric: str, scope: str = "all users") -> C.Judgement:
     """"a matches b" within 2% of b's mean (per fold over every fold, or per repetition on the first folds)."""
     x, y = _fold_pair(result, a, b, metric) if scope == "all users" else _pair(result, a, b, metric, scope)
-    return C.equivalent(x, y, margin=C.relative_margin(y, MARGIN_SHARE, b), design=resampling(result.params)[scope],
+    return C.equivalent(x, y, margin=C.relative_margin(y, MARGIN_SHARE, b), design=result["design"][scope],
                         label=f"{a} - {b}")
 
 
-def claims(result: Result) -> list[C.Claim]:
+def claims(result: ChapterResult) -> list[C.Claim]:
     out = []
-    k = result.params["k_cond"]
-    design = resampling(result.params)
+    k = result.config.k_cond
+    design = result["design"]
     p = lambda a, b, m, scope="all users": _paired(result, a, b, m, scope)  # noqa: E731
     eq = lambda a, b, m, scope="all users": _equivalent(result, a, b, m, scope)  # noqa: E731
     out.append(C.claim(
@@ -679,20 +705,20 @@ def claims(result: Result) -> list[C.Claim]:
     return out
 
 
-def _conditioned_fold0(result: Result, network: str) -> np.ndarray:
+def _conditioned_fold0(result: ChapterResult, network: str) -> np.ndarray:
     """Conditioned nDCG on the first fold: the variants only ran there, so the main model is re-read on fold 0."""
     if network in VARIANTS:
         return values(result, f"{network} conditioned", "ndcg", "fold 0").to_numpy()
-    jobs = result.outcome.frame
+    jobs = result["runs"]
     f = jobs[(jobs["model"] == f"{network} conditioned") & (jobs["metric"] == "ndcg") & (jobs["fold"] == 0)]
     return f.groupby("seed")["value"].mean().sort_index().to_numpy()
 
 
-def latent_claims(result: Result) -> list[C.Claim]:
+def latent_claims(result: ChapterResult) -> list[C.Claim]:
     """The latent-space readings, each judged in the full latent space and re-judged in the other spaces, from
     the other centres, with other statistics and for the beta = 0.008 network."""
     out = []
-    design = resampling(result.params)["fold 0"]
+    design = result["design"]["fold 0"]
     has_beta = len(study(result, "silhouette", model="C-VAE beta 0.008")) > 1
     beta = lambda metric, **kw: ({"beta 0.008 network": _threshold(result, metric, "full latent",  # noqa: E731
                                                                    model="C-VAE beta 0.008", **kw)}
@@ -772,7 +798,7 @@ def latent_claims(result: Result) -> list[C.Claim]:
         "L5u", "Profiling is learned: more genres show the association than in the untrained network (paired)",
         "implied by Sec. 3.1.1", trained_vs("profiling share", "full latent"),
         {s: trained_vs("profiling share", s) for s in ("5 PCs", "PC2 x PC5", "PC3 x PC5")}))
-    present = set(result.figures["latent C-VAE"]["details"])
+    present = set(result["figures"]["latent C-VAE"]["details"])
     for s in latent.PAPER_STATEMENTS:
         if s.id not in present:
             continue
@@ -788,13 +814,14 @@ def latent_claims(result: Result) -> list[C.Claim]:
 # ---------------------------------------------------------------------------------------------------- numbers
 
 
-def numbers(result: Result) -> dict:
+def numbers(result: ChapterResult) -> dict:
     """Everything the prose quotes, computed."""
-    p = result.params
-    out = {"n_seeds": len(p["seeds"]), "n_folds": p["n_folds"], "n_valid": p["n_valid_users"], "epochs": p["epochs"],
-           "patience": p["patience"], "cond_per_epoch": p["cond_per_epoch"], "k_cond": p["k_cond"],
-           "n_perm": p["n_perm"], "beta_cap": p["beta_cap"], "beta_alternative": p["beta_alternative"],
-           "n_test_users": int(result.per_user.loc[result.per_user["seed"] == p["seeds"][0], "user"].nunique())}
+    p = result.config
+    users = result["per_user"]
+    out = {"n_seeds": len(p.seeds), "n_folds": p.n_folds, "n_valid": p.n_valid_users, "epochs": p.epochs,
+           "patience": p.patience, "cond_per_epoch": p.cond_per_epoch, "k_cond": p.k_cond,
+           "n_perm": p.n_perm, "beta_cap": p.beta_cap, "beta_alternative": p.beta_alternative,
+           "n_test_users": int(users.loc[users["seed"] == p.seeds[0], "user"].nunique())}
     key = lambda m: m.replace("-", "").replace(" ", "_").lower()  # noqa: E731
     for m in ACCURACY_MODELS:
         for metric in ("ndcg@100", "recall@20"):
@@ -802,20 +829,20 @@ def numbers(result: Result) -> dict:
             out[f"{metric.split('@')[0]}_{key(m)}"] = mean
             out[f"{metric.split('@')[0]}_{key(m)}_ci"] = half
     ease, vae = _fold_pair(result, "EASE", "Mult-VAE", "ndcg@100")
-    mean, low, _ = C.interval(ease - vae, resampling(p)["all users"])  # per fold, corrected repeated k-fold t
+    mean, low, _ = C.interval(ease - vae, result["design"]["all users"])  # per fold, corrected repeated k-fold t
     out["ease_minus_vae"], out["ease_minus_vae_ci"] = mean, mean - low
-    runs = result.outcome.frame
+    runs = result["runs"]
     runs = runs[runs["metric"].isin(["best_epoch", "epochs_trained"])].pivot_table(
         index=["seed", "fold", "model"], columns="metric", values="value")
     out["runs"] = len(runs)
-    out["stopped_early"] = float((runs["epochs_trained"] < p["epochs"]).mean())
+    out["stopped_early"] = float((runs["epochs_trained"] < p.epochs).mean())
     out["max_best_epoch"] = float(runs["best_epoch"].max())
     for m in NETWORKS:
         out[f"epoch_{key(m)}"] = float(values(result, m, "best_epoch", "per run").mean())
     for m, k in zip(CONDITIONED, ("cvae", "cvaef", "vaef", "easef", "vae")):
         out[f"cond_share_{k}"] = float(values(result, m, "share").mean())
         out[f"cond_ndcg_{k}"] = float(values(result, m, "ndcg").mean())
-    fig = result.figures["latent C-VAE"]
+    fig = result["figures"]["latent C-VAE"]
     out |= {f"explained_pc{i + 1}": float(v) for i, v in enumerate(fig["explained"][:5])}
     out["explained_5"] = float(fig["explained"][:5].sum())
     for model, k in ((UNTRAINED, "untrained"), ("C-VAE", "trained")):
@@ -839,7 +866,7 @@ def numbers(result: Result) -> dict:
     out |= {"shortest_shift": g["shift"].idxmin(), "longest_shift": g["shift"].idxmax(),
             "shortest_shift_length": float(g["shift"].min()), "longest_shift_length": float(g["shift"].max()),
             "most_popular": g.index[int(np.argmax(fig["popularity"]))]}
-    w = result.figures["worked user"]
+    w = result["figures"]["worked user"]
     out |= {"worked_user": w["user"], "worked_history": w["n_history"], "worked_held_out": w["n_held_out"],
             "worked_favourite": w["favourite"], "worked_rare": w["rare"]}
     lists = w["lists"].apply(lambda column: column.str.removesuffix(" ✓"))
@@ -848,68 +875,40 @@ def numbers(result: Result) -> dict:
             "worked_overlap_rare": len(plain & set(lists.iloc[:, 2])),
             "worked_hits": [int(w["lists"][c].str.endswith("✓").sum()) for c in w["lists"]]}
     out |= {f"worked_hits_{i}": hits for i, hits in enumerate(out.pop("worked_hits"))}
-    split = _folds(p["seeds"][0], p["n_folds"], p["n_valid_users"], p.get("dataset", "ml-100k"),
-                   p.get("data_dir", ""))[0]
-    users, _ = models.vae.expand_conditions(split.train, chapter_data(p).genre_matrix())
-    out |= {"n_train_users": split.train.shape[0], "expansion": len(users) / split.train.shape[0]}
+    out |= {"n_train_users": int(result["split_table"].loc[0, "train users"]), "expansion": result["expansion"]}
     return out
 
 
-def genre_names(result: Result) -> list[str]:
+def genre_names(result: ChapterResult) -> list[str]:
     """The genres (conditions) of the data set the chapter ran on, in the order of its genre matrix."""
-    return list(chapter_data(result.params).genres)
+    return result["genres"]
 
 
-def split_table(result: Result) -> pd.DataFrame:
-    p = result.params
-    folds = _folds(p["seeds"][0], p["n_folds"], p["n_valid_users"], p.get("dataset", "ml-100k"), p.get("data_dir", ""))
-    return pd.DataFrame([{"fold": f, "train users": s.train.shape[0], "validation users": s.valid_in.shape[0],
-                          "test users": s.test_in.shape[0], "test interactions": s.test_in.nnz + s.test_out.nnz}
-                         for f, s in enumerate(folds)]).set_index("fold")
-
-
-def save(result: Result, chapter_claims: list[C.Claim], results_dir: str = "") -> Path:
-    config = {**result.params, "deviations": [
-        "MovieLens-100K with 18 genres instead of ML-20M; PCA keeps the first component",
-        "K-fold strong generalization over users (every user tested once per repetition) instead of 10,000 "
-        "validation and 10,000 test users",
-        "beta annealed linearly by 1/A per update, A = anneal_fraction x the epoch budget's updates (the cap is "
-        "reached after cap x anneal_fraction of the budget); cap 0.2 with 0.008 (the paper's best) as a variant",
-        "batch size 64 instead of 500; Mult-DAE with the same 600-200-600 layers as Mult-VAE, no weight decay",
-        "a genre-balanced sample of conditioned rows per epoch instead of the paper's full expansion (compared)",
-        "every eligible user encoded for the latent study instead of 2,000 random users; the paper's visual "
-        "readings replaced by statistics with our thresholds"]}
-    return write("cvae", results_dir, config=config, seeds=result.params["seeds"], metrics=result.frame,
-                 claims=chapter_claims, timings=result.timings)
+def split_table(result: ChapterResult) -> pd.DataFrame:
+    """The first repetition's folds: training, validation and test users, test interactions."""
+    return result["split_table"]
 
 
 # ---------------------------------------------------------------------------------------------------- exercises
 
 
-def try_setting(result: Result, **changes: Any) -> pd.DataFrame:
+def try_setting(result: ChapterResult, **changes: Any) -> pd.DataFrame:
     """C-VAE retrained on the first repetition's first fold with some settings changed (e.g. ``beta_cap=1.0`` or
-    ``epochs=20, patience=None``), next to the chapter's C-VAE on the same fold: accuracy, training length,
-    conditioning and the latent study's main statistics."""
-    p = result.params
-    unknown = sorted(set(changes) - {"epochs", "patience", "batch_size", "lr", "beta_cap", "anneal_fraction",
-                                     "cond_per_epoch", "balance"})
+    ``epochs=20, patience=None``) through the chapter's own job, next to the chapter's C-VAE on the same fold:
+    accuracy, training length, conditioning and the latent study's main statistics."""
+    allowed = set(result.config.settings)
+    unknown = sorted(set(changes) - allowed)
     if unknown:
-        raise ValueError(f"try_setting: cannot change {unknown}; allowed: epochs, patience, batch_size, lr, beta_cap, "
-                         "anneal_fraction, cond_per_epoch, balance")
-    settings = {k: p[k] for k in ("epochs", "patience", "batch_size", "lr", "beta_cap", "anneal_fraction",
-                                  "cond_per_epoch", "balance")}
-    seed = p["seeds"][0]
-    job = runner.Job(network_job, {"seed": seed, "fold": 0, "network": "C-VAE", "settings": {**settings, **changes},
-                                   "beta_alternative": p["beta_alternative"], "n_perm": p["n_perm"],
-                                   "silhouette_sample": p["silhouette_sample"], "latent_study": True,
-                                   "keep_figures": False, "n_folds": p["n_folds"], "n_valid_users": p["n_valid_users"],
-                                   "k_cond": p["k_cond"], "dataset": p.get("dataset", "ml-100k"),
-                                   "data_dir": p.get("data_dir", "")}, {"seed": seed, "fold": 0})
+        raise ValueError(f"try_setting: cannot change {unknown}; allowed: {', '.join(sorted(allowed))}")
+    config = result.config
+    seed = config.seeds[0]
+    job = runner.Job(network_job, config.network_params(seed, 0, "C-VAE", latent_study=True, **changes),
+                     {"seed": seed, "fold": 0})
     outcome = runner.run([job], n_jobs=1, desc="exercise")
     changed = outcome.frame.assign(scope="")
-    main = result.outcome.frame
+    main = result["runs"]
     main = main[(main["seed"] == seed) & ((main["fold"] == 0))].assign(scope="")
-    users = result.per_user
+    users = result["per_user"]
     users = users[(users["seed"] == seed) & (users["fold"] == 0) & (users["model"] == "C-VAE")]
     rows = {}
     for label, frame, per_user in (("chapter's C-VAE", main, users),
@@ -923,7 +922,7 @@ def try_setting(result: Result, **changes: Any) -> pd.DataFrame:
 
         rows[label] = {"nDCG@100": per_user["ndcg@100"].mean(), "Recall@20": per_user["recall@20"].mean(),
                        "best epoch": pick("best_epoch"), "epochs trained": pick("epochs_trained"),
-                       f"conditioned nDCG@{p['k_cond']}": pick("ndcg", "C-VAE conditioned"),
+                       f"conditioned nDCG@{config.k_cond}": pick("ndcg", "C-VAE conditioned"),
                        "silhouette (full)": pick("silhouette", space="full latent"),
                        "condition share (full)": pick("condition share", space="full latent"),
                        "mean cosine of shifts": pick("mean cosine", space="full latent"),
@@ -933,7 +932,7 @@ def try_setting(result: Result, **changes: Any) -> pd.DataFrame:
     return pd.DataFrame(rows).round(4)
 
 
-def centrality_by_seed(result: Result, space: str, centres: list[str]) -> pd.DataFrame:
+def centrality_by_seed(result: ChapterResult, space: str, centres: list[str]) -> pd.DataFrame:
     """Spearman rho(popularity, distance from each of `centres`) and its p-value per repetition, in `space`."""
     bad = [c for c in centres if c not in CENTRES]
     if space not in SPACES or bad or not centres:

@@ -4,7 +4,6 @@ documented sizes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,40 +12,52 @@ import pandas as pd
 from .. import datasets, features, plots, results
 from ..experiments import claims as C
 from ..experiments.protocols import item_features, load_data
-from .common import records, setup, write
+from ..checks import check_int
+from .common import ChapterConfig, ChapterResult, param, records, setup
 
-PARAMETERS = {"min_items": 2, "n_examples": 3}
 EXPECTED = {"ratings": 100_000, "users": 943, "items": 1_682, "linked_items": 1_598, "triples": 91_600}
 PRUNING = (1, 2, 5, 10)
 
 
-@dataclass
-class Result:
-    data: datasets.Dataset
-    features: features.ItemFeatures
-    triples: pd.DataFrame
-    params: dict
-    timings: dict
+@dataclass(frozen=True)
+class Config(ChapterConfig):
+    """The data chapter's settings."""
+
+    chapter = "data"
+    min_items: int = param(2, "a feature linked to one film only cannot relate two films (SEMAUTO's pruning)")
+    n_examples: int = param(3, "films whose features are printed")
+
+    def validate(self) -> None:
+        check_int("min_items", self.min_items, 1)
+        check_int("n_examples", self.n_examples, 0)
 
 
-def run(min_items: int = 2, n_examples: int = 3) -> Result:
-    """Load the data and build the knowledge-graph features (checked and parsed; nothing is trained here)."""
+def run(config: Config = Config()) -> ChapterResult:
+    """Load the data and build the knowledge-graph features (checked and parsed; nothing is trained here), with the
+    feature counts of every pruning threshold the chapter shows."""
     setup()
     timer = results.Timer()
     with timer("load"):
         data = load_data()
-        feats = item_features(min_items)
+        feats = item_features(config.min_items)
         triples = features.fold_triples(data)
-    return Result(data, feats, triples, {"min_items": min_items, "n_examples": n_examples}, timer.seconds)
+        pruned = {k: item_features(k) for k in sorted({*PRUNING, 1})}
+    pruning = pd.DataFrame([{"min_items": k, "features": f.n_features, "item-feature links": f.matrix.nnz,
+                             "items with no feature": int((np.diff(f.matrix.indptr) == 0).sum())}
+                            for k, f in pruned.items()]).set_index("min_items")
+    result = ChapterResult(pd.DataFrame(), config, timer.seconds,
+                           {"data": data, "features": feats, "triples": triples, "pruning": pruning})
+    result.frame = pd.DataFrame(records({k: v for k, v in numbers(result).items() if k != "min_items"}))
+    return result
 
 
-def summary_table(result: Result) -> pd.DataFrame:
-    return pd.DataFrame([result.data.summary()]).T.rename(columns={0: "count"})
+def summary_table(result: ChapterResult) -> pd.DataFrame:
+    return pd.DataFrame([result["data"].summary()]).T.rename(columns={0: "count"})
 
 
-def ratings_figure(result: Result) -> plt.Figure:
+def ratings_figure(result: ChapterResult) -> plt.Figure:
     """Rating distribution, activity per user and the long tail of item popularity."""
-    data = result.data
+    data = result["data"]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     counts = data.ratings["rating"].value_counts().sort_index()
     axes[0].bar(counts.index.astype(int), counts.to_numpy())
@@ -61,13 +72,13 @@ def ratings_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def relations_table(result: Result) -> pd.DataFrame:
+def relations_table(result: ChapterResult) -> pd.DataFrame:
     """Item-entity links and distinct entities per (folded) relation."""
-    table = result.triples.groupby("relation").agg(links=("item", "size"), entities=("entity", "nunique"))
+    table = result["triples"].groupby("relation").agg(links=("item", "size"), entities=("entity", "nunique"))
     return table.sort_values("links", ascending=False)
 
 
-def relations_figure(result: Result) -> plt.Figure:
+def relations_figure(result: ChapterResult) -> plt.Figure:
     table = relations_table(result)
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.barh(table.index[::-1], table["links"].to_numpy()[::-1])
@@ -77,36 +88,31 @@ def relations_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def pruning_table(result: Result) -> pd.DataFrame:
+def pruning_table(result: ChapterResult) -> pd.DataFrame:
     """Features, links and featureless items for several pruning thresholds (features linked to >= k films)."""
-    rows = []
-    for k in PRUNING:
-        f = item_features(k)
-        rows.append({"min_items": k, "features": f.n_features, "item-feature links": f.matrix.nnz,
-                     "items with no feature": int((np.diff(f.matrix.indptr) == 0).sum())})
-    return pd.DataFrame(rows).set_index("min_items")
+    return result["pruning"].loc[list(PRUNING)]
 
 
-def features_figure(result: Result) -> plt.Figure:
+def features_figure(result: ChapterResult) -> plt.Figure:
     fig, ax = plt.subplots()
-    ax.hist(np.diff(result.features.matrix.indptr), bins=40)
-    plots.label_axes(ax, f"features per item (min_items={result.params['min_items']})", "number of items",
+    ax.hist(np.diff(result["features"].matrix.indptr), bins=40)
+    plots.label_axes(ax, f"features per item (min_items={result.config.min_items})", "number of items",
                      "Features per item")
     fig.tight_layout()
     return fig
 
 
-def readable_features(result: Result) -> pd.DataFrame:
+def readable_features(result: ChapterResult) -> pd.DataFrame:
     """The first features of the most-rated films, with the labels the explanations print."""
-    data, M = result.data, result.features
-    famous = np.argsort(-np.bincount(data.ratings["item"], minlength=data.n_items))[:result.params["n_examples"]]
+    data, M = result["data"], result["features"]
+    famous = np.argsort(-np.bincount(data.ratings["item"], minlength=data.n_items))[:result.config.n_examples]
     return pd.DataFrame([{"film": data.title(item), "relation": M.features.loc[f, "relation"],
                           "feature label": M.features.loc[f, "label"]}
                          for item in famous for f in M.item_features(item)[:6]])
 
 
-def genres_figure(result: Result) -> plt.Figure:
-    data = result.data
+def genres_figure(result: ChapterResult) -> plt.Figure:
+    data = result["data"]
     genre_counts = pd.Series(data.genre_matrix().sum(0), index=datasets.GENRES).sort_values()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     axes[0].barh(genre_counts.index, genre_counts.to_numpy())
@@ -117,23 +123,25 @@ def genres_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def numbers(result: Result) -> dict:
+def numbers(result: ChapterResult) -> dict:
     """The values the prose quotes."""
-    data, R = result.data, result.data.rating_matrix()
+    data = result["data"]
+    R = data.rating_matrix()
     per_user = np.diff(R.indptr)
     ranked = np.sort(np.bincount(data.ratings["item"], minlength=data.n_items))[::-1]
     out = {f"n_{k}": v for k, v in data.summary().items()}
     out |= {"density_pct": 100 * R.nnz / (data.n_users * data.n_items), "median_per_user": float(np.median(per_user)),
-            "min_per_user": int(per_user.min()), "n_features": result.features.n_features,
-            "min_items": result.params["min_items"],
+            "min_per_user": int(per_user.min()), "n_features": result["features"].n_features,
+            "min_items": result.config.min_items,
             "head_share_pct": 100 * ranked[: int(0.2 * len(ranked))].sum() / ranked.sum(),
-            "n_entities": int(result.triples["entity"].nunique()), "n_features_all": item_features(1).n_features}
+            "n_entities": int(result["triples"]["entity"].nunique()),
+            "n_features_all": int(result["pruning"].loc[1, "features"])}
     return out
 
 
-def claims(result: Result) -> list[C.Claim]:
+def claims(result: ChapterResult) -> list[C.Claim]:
     """The documented sizes of the data set, checked exactly (the triples within 100)."""
-    summary = result.data.summary()
+    summary = result["data"].summary()
     out = []
     for key, value in EXPECTED.items():
         tolerance = 100 if key == "triples" else 0
@@ -142,9 +150,3 @@ def claims(result: Result) -> list[C.Claim]:
         out.append(C.claim(f"size_{key}", f"MovieLens-100K / KB4Rec has about {value:,} {key.replace('_', ' ')}",
                            value, judged, no_alternative="a count of the data files"))
     return out
-
-
-def save(result: Result, chapter_claims: list[C.Claim], results_dir: str = "") -> Path:
-    values = {k: v for k, v in numbers(result).items() if k != "min_items"}
-    return write("data", results_dir, config=result.params, seeds=[], metrics=records(values),
-                 claims=chapter_claims, timings=result.timings)

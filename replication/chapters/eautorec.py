@@ -6,16 +6,15 @@ is carved from the training part with its own seed. Each model trains on the res
 RMSE (patience epochs without improvement, the best epoch's weights kept) and lambda is chosen per seed and model
 from the same grid by the best validation RMSE. E is computed from the fitted training ratings only. Ranking
 metrics rank the raw (unclipped) predictions of every item the user has not rated (training or validation), exact
-ties (rare) in a seeded random order; a test rating >= 4 is relevant. Alternatives recorded for the sensitivity lists: Eq. 4 read as a sum, a fixed
-40-epoch budget (lambda chosen by the last epoch's validation RMSE), clipped predictions, only the user's test
-items ranked, only 5-star test ratings relevant.
+ties (rare) in a seeded random order; a test rating >= 4 is relevant. Alternatives recorded for the sensitivity
+lists: Eq. 4 read as a sum, a fixed 40-epoch budget (lambda chosen by the last epoch's validation RMSE), clipped
+predictions, only the user's test items ranked, only 5-star test ratings relevant.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import matplotlib.pyplot as plt
@@ -26,19 +25,12 @@ from .. import explain, metrics, models, plots, results
 from ..checks import check_choice, check_int, check_seeds
 from ..experiments import claims as C
 from ..experiments import runner
-from ..experiments.protocols import data_source, holdout
+from ..experiments.protocols import holdout, load_data
 from ..models.autorec import AutoRec
-from .common import chapter_data, setup, write
+from .common import ChapterResult, OnData, param, setup
 
 MODELS = ("AutoRec", "E-AutoRec")
 SUM = "E-AutoRec (r + e)"  # Eq. 4 read as W1 (r + e): one weight block over the sum of the two inputs
-PARAMETERS = dict(seeds=[0, 1, 2, 3, 4], sweep_seeds=[0, 1, 2], hidden=300, n_neighbors=50, theta=0.0,
-                  epochs=600, patience=10, fixed_epochs=40, curve_epochs=400, optimizer="rprop", lr=0.01,
-                  l2_grid=[5.0, 10.0, 20.0],
-                  ns=[5, 10, 20, 30, 40, 50], n_fixed=10, hidden_grid=[100, 300, 500], neighbor_grid=[10, 50, 200],
-                  theta_grid=[0.0, 1.0, 2.0], relevant_threshold=4.0, strict_threshold=5.0,
-                  reference_l2_grid=[1.0, 3.0, 10.0, 30.0], example_user=-1, n_jobs=2, dataset="ml-100k",
-                  data_dir="")
 # how the ranked lists are built and judged: the main protocol and the alternatives of the sensitivity lists
 EVALUATIONS = ("main", "clipped", "test_items", "strict")
 RANKING_ALTERNATIVES = {"rank clipped predictions (ties at 5 stars, by item index)": "clipped",
@@ -201,19 +193,6 @@ def context_job(seed: int, n_neighbors: int, theta: float, ns: list[int], releva
     return runner.JobOutput(records)
 
 
-@dataclass
-class Result:
-    frame: pd.DataFrame
-    chosen: pd.DataFrame  # lambda per (seed, model, budget)
-    histories: dict  # (seed, model, l2) -> per-epoch history of the early-stopped runs
-    curves: dict  # model -> per-epoch history of Figure 3's run past the stop (first seed, chosen lambda)
-    tops: dict  # seed -> top lists of E-AutoRec's main run
-    context: pd.DataFrame
-    params: dict
-    timings: dict
-    outcomes: list
-
-
 def _jobs(seeds, models, settings, base, mep_settings=None, keep=False, budget="early"):
     """Jobs for every seed x model x setting; AutoRec's runs are also scored against the E of `mep_settings`."""
     jobs = []
@@ -238,12 +217,61 @@ def _at_epoch(history: pd.DataFrame, epoch: int) -> float:
     return float(history["valid"].iloc[min(epoch, len(history)) - 1])
 
 
-def run(seeds=(0, 1, 2, 3, 4), sweep_seeds=(0, 1, 2), hidden: int = 300, n_neighbors: int = 50, theta: float = 0.0,
-        epochs: int = 600, patience: int = 10, fixed_epochs: int = 40, curve_epochs: int = 400,
-        optimizer: str = "rprop", lr: float = 0.01, l2_grid=(5.0, 10.0, 20.0), ns=(5, 10, 20, 30, 40, 50), n_fixed: int = 10, hidden_grid=(100, 300, 500),
-        neighbor_grid=(10, 50, 200), theta_grid=(0.0, 1.0, 2.0), relevant_threshold: float = 4.0,
-        strict_threshold: float = 5.0, reference_l2_grid=(1.0, 3.0, 10.0, 30.0), example_user: int = -1,
-        n_jobs: int = 2, dataset: str = "ml-100k", data_dir: str = "") -> Result:
+@dataclass(frozen=True)
+class Config(OnData):
+    """E-AutoRec at the paper's defaults where it gives them; lambda tuned per seed and model on validation."""
+
+    chapter = "eautorec"
+    seeds: tuple[int, ...] = param([0, 1, 2, 3, 4], "random 90/10 splits of Figures 3 and 4")
+    sweep_seeds: tuple[int, ...] = param([0, 1, 2], "fewer seeds for the sweeps of Figures 5 and 6 (their cost)")
+    hidden: int = param(300, "the paper's k")
+    n_neighbors: int = param(50, "the paper's |N_u| behind E")
+    theta: float = param(0.0, "the paper's explainability threshold (stars)")
+    epochs: int = param(600, "budget of the early-stopped runs (none stops near it)")
+    patience: int = param(10, "epochs without a better validation RMSE before stopping (the best epoch kept)")
+    fixed_epochs: int = param(40, "the fixed budget the verdicts are re-judged under (the earlier protocol)")
+    curve_epochs: int = param(400, "epochs of Figure 3's runs past the early stop")
+    optimizer: str = param("rprop", "full-batch Rprop (the paper names no optimiser)")
+    lr: float = param(0.01, "Rprop's initial step")
+    l2_grid: tuple[float, ...] = param([5.0, 10.0, 20.0], "lambda chosen per seed and model on validation RMSE")
+    ns: tuple[int, ...] = param([5, 10, 20, 30, 40, 50], "list lengths of Figure 4")
+    n_fixed: int = param(10, "the list length of Figures 5 and 6")
+    hidden_grid: tuple[int, ...] = param([100, 300, 500], "Figure 5's hidden sizes")
+    neighbor_grid: tuple[int, ...] = param([10, 50, 200], "Figure 6's neighbourhood sizes")
+    theta_grid: tuple[float, ...] = param([0.0, 1.0, 2.0], "Figure 6's thresholds")
+    relevant_threshold: float = param(4.0, "a test rating of at least 4 stars is relevant")
+    strict_threshold: float = param(5.0, "the alternative: only 5-star test ratings relevant")
+    reference_l2_grid: tuple[float, ...] = param([1.0, 3.0, 10.0, 30.0], "lambda grid of the biases and MF "
+                                                                         "reference models")
+    example_user: int = param(-1, "the user whose explanations are shown; -1: the median number of ratings")
+
+    def validate(self) -> None:
+        super().validate()
+        check_seeds(self.seeds)
+        check_seeds(self.sweep_seeds)
+        check_int("fixed_epochs", self.fixed_epochs, 1)
+        check_int("curve_epochs", self.curve_epochs, 1)
+
+    @property
+    def list_lengths(self) -> list[int]:
+        """Every list length measured: `ns` and `n_fixed`."""
+        return sorted({int(n) for n in self.ns} | {int(self.n_fixed)})
+
+    def base(self) -> dict[str, Any]:
+        """The job parameters at the paper's defaults (lambda: the grid's first, replaced per job)."""
+        return dict(hidden=self.hidden, n_neighbors=self.n_neighbors, theta=self.theta, ns=self.list_lengths,
+                    epochs=self.epochs, patience=self.patience, optimizer=self.optimizer, lr=self.lr,
+                    relevant_threshold=self.relevant_threshold, strict_threshold=self.strict_threshold,
+                    l2=self.l2_grid[0], **self.source)
+
+    def mep_settings(self) -> list[list[float]]:
+        """Every (neighbours, theta) whose E AutoRec's lists are scored against (the defaults first)."""
+        return [[self.n_neighbors, self.theta]] + [[nb, self.theta] for nb in self.neighbor_grid
+                                                  if nb != self.n_neighbors] + \
+            [[self.n_neighbors, th] for th in self.theta_grid if th != self.theta]
+
+
+def run(config: Config = Config()) -> ChapterResult:
     """Phase 1: every lambda for AutoRec, E-AutoRec and E-AutoRec with Eq. 4 as a sum at the paper's defaults;
     lambda chosen per seed and model on the validation RMSE (the same grid, so the same search budget, for all).
     Phase 2 (with that lambda): the fixed-budget runs (`fixed_epochs`, lambda chosen by the validation RMSE at that
@@ -251,50 +279,32 @@ def run(seeds=(0, 1, 2, 3, 4), sweep_seeds=(0, 1, 2), hidden: int = 300, n_neigh
     protocol, with Eq. 4 as a sum and with the fixed budget; Figure 3's runs past the stop (`curve_epochs`, first
     seed). Then the controls."""
     setup()
-    source = data_source(dataset, data_dir)
-    seeds, sweep_seeds = check_seeds(seeds), check_seeds(sweep_seeds)
-    fixed_epochs = check_int("fixed_epochs", fixed_epochs, 1)
-    curve_epochs = check_int("curve_epochs", curve_epochs, 1)
-    ns = sorted({int(n) for n in ns} | {int(n_fixed)})
-    params = dict(seeds=seeds, sweep_seeds=sweep_seeds, hidden=hidden, n_neighbors=n_neighbors, theta=theta,
-                  epochs=epochs, patience=patience, fixed_epochs=fixed_epochs, curve_epochs=curve_epochs,
-                  optimizer=optimizer, lr=lr,
-                  l2_grid=list(l2_grid), ns=ns, n_fixed=n_fixed, hidden_grid=list(hidden_grid),
-                  neighbor_grid=list(neighbor_grid), theta_grid=list(theta_grid),
-                  relevant_threshold=relevant_threshold, strict_threshold=strict_threshold,
-                  reference_l2_grid=list(reference_l2_grid), example_user=example_user, n_jobs=n_jobs, **source)
-    base = dict(hidden=hidden, n_neighbors=n_neighbors, theta=theta, ns=ns, epochs=epochs, patience=patience,
-                optimizer=optimizer, lr=lr, relevant_threshold=relevant_threshold, strict_threshold=strict_threshold,
-                l2=l2_grid[0], **source)
-    mep_settings = [[n_neighbors, theta]] + [[nb, theta] for nb in neighbor_grid if nb != n_neighbors] + \
-        [[n_neighbors, th] for th in theta_grid if th != theta]
+    c, source = config, config.source
+    seeds, sweep_seeds, base = list(c.seeds), list(c.sweep_seeds), c.base()
+    mep_settings = c.mep_settings()
     timer = results.Timer()
-    first_jobs = _jobs(seeds, MODELS + (SUM,), [{"l2": l2} for l2 in l2_grid], base, mep_settings, keep=True)
+    first_jobs = _jobs(seeds, MODELS + (SUM,), [{"l2": l2} for l2 in c.l2_grid], base, mep_settings, keep=True)
     with timer("phase 1: lambda"):
-        first = runner.run(first_jobs, n_jobs=n_jobs, desc="E-AutoRec lambda")
+        first = runner.run(first_jobs, n_jobs=c.n_jobs, desc="E-AutoRec lambda")
     histories = {(j.labels["seed"], j.labels["model"], j.labels["l2"]): art["history"]
                  for j, art in zip(first_jobs, first.artifacts)}
-    tops = {j.labels["seed"]: art["top"] for j, art in zip(first_jobs, first.artifacts)
-            if j.labels["model"] == "E-AutoRec"}  # replaced by the chosen lambda's lists below
     f1 = first.frame
     valid = f1[f1["metric"] == "valid_rmse"]
     chosen = valid.loc[valid.groupby(["seed", "model"])["value"].idxmin(), ["seed", "model", "l2"]].assign(
         budget="early")
     # the fixed budget: lambda chosen by the validation RMSE after `fixed_epochs` epochs (the curves are the same
     # training: a run stopped early on validation is the fixed run continued)
-    at_fixed = pd.DataFrame([{"seed": s, "model": m, "l2": l2, "value": _at_epoch(h, fixed_epochs)}
+    at_fixed = pd.DataFrame([{"seed": s, "model": m, "l2": l2, "value": _at_epoch(h, c.fixed_epochs)}
                              for (s, m, l2), h in histories.items() if m in MODELS])
     chosen_fixed = at_fixed.loc[at_fixed.groupby(["seed", "model"])["value"].idxmin(), ["seed", "model", "l2"]]
     chosen = pd.concat([chosen, chosen_fixed.assign(budget="fixed")], ignore_index=True)
     l2_of = {(r.seed, r.model, r.budget): r.l2 for r in chosen.itertuples()}
-    for j, art in zip(first_jobs, first.artifacts):
-        s, m = j.labels["seed"], j.labels["model"]
-        if m == "E-AutoRec" and l2_of[s, m, "early"] == j.labels["l2"]:
-            tops[s] = art["top"]
-    sweeps = [{"hidden": k} for k in hidden_grid if k != hidden]
-    sweeps_e = [{"n_neighbors": nb} for nb in neighbor_grid if nb != n_neighbors] + \
-        [{"theta": th} for th in theta_grid if th != theta]
-    fixed = {"epochs": fixed_epochs, "patience": None}
+    tops = {j.labels["seed"]: art["top"] for j, art in zip(first_jobs, first.artifacts)
+            if j.labels["model"] == "E-AutoRec" and l2_of[j.labels["seed"], "E-AutoRec", "early"] == j.labels["l2"]}
+    sweeps = [{"hidden": k} for k in c.hidden_grid if k != c.hidden]
+    sweeps_e = [{"n_neighbors": nb} for nb in c.neighbor_grid if nb != c.n_neighbors] + \
+        [{"theta": th} for th in c.theta_grid if th != c.theta]
+    fixed = {"epochs": c.fixed_epochs, "patience": None}
     jobs = []
     for seed in seeds:  # the fixed budget at the defaults (AutoRec's lists scored against every E, as above)
         for model in MODELS:
@@ -305,47 +315,56 @@ def run(seeds=(0, 1, 2, 3, 4), sweep_seeds=(0, 1, 2), hidden: int = 300, n_neigh
         for model, budget in (("AutoRec", "early"), ("E-AutoRec", "early"), (SUM, "early"), ("AutoRec", "fixed"),
                               ("E-AutoRec", "fixed")):
             # Figures 5 and 6 and their claims read the lists at n_fixed only
-            sweep_base = {**base, "l2": l2_of[seed, model, budget], "ns": [n_fixed]} | \
+            sweep_base = {**base, "l2": l2_of[seed, model, budget], "ns": [c.n_fixed]} | \
                 (fixed if budget == "fixed" else {})
             jobs += _jobs([seed], [model], sweeps + (sweeps_e if model != "AutoRec" else []), sweep_base,
                           budget=budget)
-    curve_jobs = [runner.Job(curve_job, dict(seed=seeds[0], model=m, hidden=hidden, l2=l2_of[seeds[0], m, "early"],
-                                             n_neighbors=n_neighbors, theta=theta, epochs=curve_epochs,
-                                             optimizer=optimizer, lr=lr, **source), {"seed": seeds[0], "model": m},
-                             cost=curve_epochs / 100) for m in MODELS]
+    curve_jobs = [runner.Job(curve_job, dict(seed=seeds[0], model=m, hidden=c.hidden, l2=l2_of[seeds[0], m, "early"],
+                                             n_neighbors=c.n_neighbors, theta=c.theta, epochs=c.curve_epochs,
+                                             optimizer=c.optimizer, lr=c.lr, **source), {"seed": seeds[0], "model": m},
+                             cost=c.curve_epochs / 100) for m in MODELS]
     with timer("phase 2: sweeps, fixed budget, curves"):
-        second = runner.run(jobs + curve_jobs, n_jobs=n_jobs, desc="E-AutoRec sweeps")
+        second = runner.run(jobs + curve_jobs, n_jobs=c.n_jobs, desc="E-AutoRec sweeps")
     curves = {j.labels["model"]: art for j, art in zip(curve_jobs, second.artifacts[len(jobs):])}
     curve_frame = second.frame[second.frame["metric"] == "curve_best_epoch"]
     with timer("controls"):
-        third = runner.run([runner.Job(context_job, dict(seed=s, n_neighbors=n_neighbors, theta=theta, ns=ns,
-                                                         relevant_threshold=relevant_threshold,
-                                                         reference_l2_grid=list(reference_l2_grid), **source),
+        third = runner.run([runner.Job(context_job, dict(seed=s, n_neighbors=c.n_neighbors, theta=c.theta,
+                                                         ns=c.list_lengths, relevant_threshold=c.relevant_threshold,
+                                                         reference_l2_grid=list(c.reference_l2_grid), **source),
                                         {"seed": s})
-                            for s in seeds], n_jobs=n_jobs, desc="E-AutoRec controls")
-    # the chosen lambda's runs are the main runs; the other lambdas stay in the frame for the sensitivity lists
+                            for s in seeds], n_jobs=c.n_jobs, desc="E-AutoRec controls")
+    # the chosen lambda's runs are the main runs; the other lambdas are kept only through their RMSE and training
+    # length (the sensitivity of the RMSE claims and the validation table)
     f1 = f1.merge(chosen[chosen["budget"] == "early"].assign(chosen=True), on=["seed", "model", "l2", "budget"],
                   how="left")
     f1["chosen"] = f1["chosen"].fillna(False).astype(bool)
+    f1 = f1[f1["chosen"] | f1["metric"].isin(["rmse", "valid_rmse", "best_epoch", "epochs_trained"])]
     frame = pd.concat([f1, second.frame[second.frame["metric"] != "curve_best_epoch"].assign(chosen=True)],
                       ignore_index=True)
     for model, history in curves.items():
         history.attrs["best_epoch"] = int(curve_frame[curve_frame["model"] == model]["value"].iloc[0])
-    return Result(frame, chosen.reset_index(drop=True), histories, curves, tops, third.frame, params, timer.seconds,
-                  [first, second, third])
+    split = holdout(seeds[0], "random", 0.1, **source)
+    protocol = {"l2_chosen": chosen.to_dict(orient="records"), "scaling": "r/5",
+                "split": "random 90/10 per seed; validation = 1/9 of the training ratings, carved per seed"}
+    return ChapterResult(pd.concat([frame, third.frame.assign(chosen=True)], ignore_index=True), config,
+                         timer.seconds,
+                         {"chosen": chosen.reset_index(drop=True), "histories": histories, "curves": curves,
+                          "tops": tops, "context": third.frame, "split": split, "data": load_data(**source),
+                          "design": C.Resampling.random_splits(split.fit_train.nnz, split.test.nnz, "ratings"),
+                          "protocol": protocol, "deviations": DEVIATIONS})
 
 
 # ---------------------------------------------------------------------------------------------------- selections
 
 
-def select(result: Result, metric: str, *, n: int | None = None, evaluation: str = "main", chosen: bool = True,
+def select(result: ChapterResult, metric: str, *, n: int | None = None, evaluation: str = "main", chosen: bool = True,
            budget: str = "early", **setting: Any) -> pd.DataFrame:
     """Records of one metric at the paper's defaults except where `setting` says otherwise (hidden, n_neighbors,
     theta, l2, model); MEP is measured against the E of the run's own (neighbours, theta) unless `mep_neighbors` /
     `mep_theta` are given."""
-    p = result.params
+    p = result.config
     f = result.frame
-    where = {"hidden": p["hidden"], "n_neighbors": p["n_neighbors"], "theta": p["theta"], "budget": budget} | setting
+    where = {"hidden": p.hidden, "n_neighbors": p.n_neighbors, "theta": p.theta, "budget": budget} | setting
     mep_where = {"mep_neighbors": where.pop("mep_neighbors", None), "mep_theta": where.pop("mep_theta", None)}
     f = f[f["metric"] == metric]
     if chosen:
@@ -360,57 +379,57 @@ def select(result: Result, metric: str, *, n: int | None = None, evaluation: str
     return f
 
 
-def paired_values(result: Result, metric: str, e_model: str = "E-AutoRec", **kw: Any) -> tuple[np.ndarray,
+def paired_values(result: ChapterResult, metric: str, e_model: str = "E-AutoRec", **kw: Any) -> tuple[np.ndarray,
                                                                                                np.ndarray]:
     """(E-AutoRec, AutoRec) values aligned on the seed (`e_model`: which reading of Eq. 4)."""
     f = select(result, metric, **kw)
     return C.pair(f, {"model": e_model}, {"model": "AutoRec"}, metric)
 
 
-def per_run(result: Result) -> pd.DataFrame:
+def per_run(result: ChapterResult) -> pd.DataFrame:
     """Every early-stopped run at the defaults: lambda, best epoch, epochs trained, validation and test RMSE."""
     f = result.frame
     f = f[f["metric"].isin(["best_epoch", "epochs_trained", "valid_rmse", "rmse"]) & (f["budget"] == "early") &
-          (f["hidden"] == result.params["hidden"]) & (f["n_neighbors"] == result.params["n_neighbors"]) &
-          (f["theta"] == result.params["theta"])]
+          (f["hidden"] == result.config.hidden) & (f["n_neighbors"] == result.config.n_neighbors) &
+          (f["theta"] == result.config.theta)]
     return f.pivot_table(index=["model", "l2", "seed"], columns="metric", values="value")
 
 
 # ---------------------------------------------------------------------------------------------------- tables, figures
 
 
-def validation_table(result: Result) -> pd.DataFrame:
+def validation_table(result: ChapterResult) -> pd.DataFrame:
     """Per model and lambda: mean validation RMSE at the best epoch, mean best epoch and how many seeds chose it."""
     table = per_run(result).groupby(["model", "l2"])[["valid_rmse", "best_epoch", "epochs_trained"]].mean()
-    early = result.chosen[result.chosen["budget"] == "early"]
+    early = result["chosen"][result["chosen"]["budget"] == "early"]
     counts = early.groupby(["model", "l2"]).size().rename("seeds choosing it")
     return table.join(counts).fillna({"seeds choosing it": 0}).rename(
         columns={"valid_rmse": "validation RMSE (mean)", "best_epoch": "best epoch (mean)",
                  "epochs_trained": "epochs trained (mean)"})
 
 
-def figure3(result: Result) -> plt.Figure:
+def figure3(result: ChapterResult) -> plt.Figure:
     """Training and validation RMSE per epoch of the first seed's run at the chosen lambda, trained on past its
     early stop; the epoch early stopping keeps and the fixed budget of the earlier protocol are marked."""
-    p = result.params
+    p = result.config
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for i, model in enumerate(MODELS):
-        h = result.curves[model]
+        h = result["curves"][model]
         color = plots.PALETTE[i]
         ax.plot(h["epoch"], h["valid"], color=color, label=f"{model}: validation")
         ax.plot(h["epoch"], h["train_rmse"], color=color, linestyle=":", label=f"{model}: training")
         stop = select(result, "best_epoch", model=model)
-        best = int(stop[stop["seed"] == p["seeds"][0]]["value"].iloc[0])
+        best = int(stop[stop["seed"] == p.seeds[0]]["value"].iloc[0])
         ax.plot(best, h["valid"].iloc[best - 1], "o", color=color, markersize=7,
                 label=f"{model}: early stopping keeps epoch {best}")
-    ax.axvline(p["fixed_epochs"], color="grey", linestyle="--", label=f"fixed budget ({p['fixed_epochs']} epochs)")
+    ax.axvline(p.fixed_epochs, color="grey", linestyle="--", label=f"fixed budget ({p.fixed_epochs} epochs)")
     ax.set_ylim(0.75, 1.15)
     plots.label_axes(ax, "epoch (full batch)", "RMSE (stars)", "Figure 3: RMSE vs epochs")
     ax.legend(fontsize=8)
     return fig
 
 
-def _curves(ax, result: Result, metric: str, xs, column: str | None, n: int, label_x: str, title: str):
+def _curves(ax, result: ChapterResult, metric: str, xs, column: str | None, n: int, label_x: str, title: str):
     for model in MODELS:
         rows = []
         for x in xs:
@@ -422,9 +441,9 @@ def _curves(ax, result: Result, metric: str, xs, column: str | None, n: int, lab
     plots.label_axes(ax, label_x, f"{metric.upper()}@{'n' if column is None else n}", title)
 
 
-def figure4(result: Result) -> plt.Figure:
+def figure4(result: ChapterResult) -> plt.Figure:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    ns = result.params["ns"]
+    ns = result.config.list_lengths
     _curves(axes[0], result, "map", ns, None, 0, "n (length of the top-n list)", "Figure 4a: MAP vs n")
     _curves(axes[1], result, "mep", ns, None, 0, "n (length of the top-n list)", "Figure 4b: MEP vs n")
     axes[0].legend()
@@ -432,43 +451,43 @@ def figure4(result: Result) -> plt.Figure:
     return fig
 
 
-def figure5(result: Result) -> plt.Figure:
+def figure5(result: ChapterResult) -> plt.Figure:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    p = result.params
+    p = result.config
     for ax, metric, letter in zip(axes, ("map", "mep"), "ab"):
-        _curves(ax, result, metric, p["hidden_grid"], "hidden", p["n_fixed"], "hidden units k",
+        _curves(ax, result, metric, p.hidden_grid, "hidden", p.n_fixed, "hidden units k",
                 f"Figure 5 ({letter}): {metric.upper()}")
     axes[0].legend()
     fig.tight_layout()
     return fig
 
 
-def _sweep_values(result: Result, model: str, metric: str, column: str, x: float,
+def _sweep_values(result: ChapterResult, model: str, metric: str, column: str, x: float,
                   evaluation: str = "main", budget: str = "early") -> np.ndarray:
     """A Figure 6 point on the sweep seeds. AutoRec is not retrained on another E: its runs at the defaults are
     scored against that E."""
-    p = result.params
+    p = result.config
     if model == "AutoRec":
-        mep = {"mep_neighbors": x if column == "n_neighbors" else p["n_neighbors"],
-               "mep_theta": x if column == "theta" else p["theta"]}
-        f = select(result, metric, n=p["n_fixed"], evaluation=evaluation, budget=budget, model="AutoRec", **mep)
+        mep = {"mep_neighbors": x if column == "n_neighbors" else p.n_neighbors,
+               "mep_theta": x if column == "theta" else p.theta}
+        f = select(result, metric, n=p.n_fixed, evaluation=evaluation, budget=budget, model="AutoRec", **mep)
     else:
-        f = select(result, metric, n=p["n_fixed"], evaluation=evaluation, budget=budget, model=model, **{column: x})
-    f = f[f["seed"].isin(p["sweep_seeds"])]
+        f = select(result, metric, n=p.n_fixed, evaluation=evaluation, budget=budget, model=model, **{column: x})
+    f = f[f["seed"].isin(p.sweep_seeds)]
     return f.sort_values("seed")["value"].to_numpy()
 
 
-def figure6(result: Result) -> plt.Figure:
-    p = result.params
+def figure6(result: ChapterResult) -> plt.Figure:
+    p = result.config
     fig, axes = plt.subplots(1, 3, figsize=(17, 4))
-    for ax, metric, column, xs, title in ((axes[0], "map", "n_neighbors", p["neighbor_grid"], "(a) MAP"),
-                                          (axes[1], "mep", "n_neighbors", p["neighbor_grid"], "(b) MEP"),
-                                          (axes[2], "mep", "theta", p["theta_grid"], "(c) MEP")):
+    for ax, metric, column, xs, title in ((axes[0], "map", "n_neighbors", p.neighbor_grid, "(a) MAP"),
+                                          (axes[1], "mep", "n_neighbors", p.neighbor_grid, "(b) MEP"),
+                                          (axes[2], "mep", "theta", p.theta_grid, "(c) MEP")):
         for model in MODELS:
             plots.curve_with_ci(ax, xs, np.array([_sweep_values(result, model, metric, column, x) for x in xs]).T,
                                 model)
         plots.label_axes(ax, "neighbourhood size |N_u|" if column == "n_neighbors" else "threshold θ (stars)",
-                         f"{metric.upper()}@{p['n_fixed']}", f"Figure 6 {title}")
+                         f"{metric.upper()}@{p.n_fixed}", f"Figure 6 {title}")
     axes[0].legend()
     fig.tight_layout()
     return fig
@@ -478,71 +497,70 @@ def _ci(values) -> str:
     return "{:.4f} ± {:.4f}".format(*metrics.mean_ci(values))
 
 
-def protocol_table(result: Result) -> pd.DataFrame:
+def protocol_table(result: ChapterResult) -> pd.DataFrame:
     """At n_fixed, MAP/MEP under each evaluation choice, mean +- CI over seeds, for both models (and Eq. 4 as a sum,
     and the fixed budget) and the ranking controls."""
-    n = result.params["n_fixed"]
+    n = result.config.n_fixed
     rows = {}
-    variants = [(m, m, "early") for m in MODELS + (SUM,)] + [(f"{m}, {result.params['fixed_epochs']} epochs", m,
+    variants = [(m, m, "early") for m in MODELS + (SUM,)] + [(f"{m}, {result.config.fixed_epochs} epochs", m,
                                                              "fixed") for m in MODELS]
     for label, model, budget in variants:
         rows[label] = {f"{m}@{n} {e}": _ci(select(result, m, n=n, evaluation=e, model=model, budget=budget)["value"])
                        for e in EVALUATIONS for m in ("map", "mep")}
-    ctx = result.context
+    ctx = result["context"]
     for model, group in ctx[ctx["metric"].isin(["map", "mep"])].groupby("model", sort=False):
         rows[model] = {f"{m}@{n} {e}": _ci(v["value"])
                        for (m, e), v in group[group["n"] == n].groupby(["metric", "evaluation"])}
     return pd.DataFrame(rows).T.fillna("–")
 
 
-def rmse_table(result: Result) -> pd.DataFrame:
+def rmse_table(result: ChapterResult) -> pd.DataFrame:
     """Test RMSE (stars), mean +- CI over seeds: both autoencoders (early stopped; Eq. 4 as a sum; the fixed budget)
     beside the reference points a reader needs to judge them."""
     rows = {m: _ci(select(result, "rmse", model=m)["value"]) for m in MODELS + (SUM,)}
     for m in MODELS:
-        rows[f"{m}, {result.params['fixed_epochs']} epochs"] = _ci(select(result, "rmse", model=m,
+        rows[f"{m}, {result.config.fixed_epochs} epochs"] = _ci(select(result, "rmse", model=m,
                                                                           budget="fixed")["value"])
-    ctx = result.context
+    ctx = result["context"]
     for model, group in ctx[ctx["metric"] == "rmse"].groupby("model", sort=False):
         rows[model] = _ci(group["value"])
     return pd.Series(rows, name="test RMSE (stars)").to_frame()
 
 
-def first_split(result: Result):
+def first_split(result: ChapterResult):
     """The first seed's split of the data set the chapter ran on."""
-    p = result.params
-    return holdout(p["seeds"][0], "random", 0.1, dataset=p.get("dataset", "ml-100k"), data_dir=p.get("data_dir", ""))
+    return result["split"]
 
 
-def example_user(result: Result) -> int:
+def example_user(result: ChapterResult) -> int:
     """The reader's example: `example_user`, or (-1) the user with the median number of training ratings."""
     train = first_split(result).fit_train
     counts = np.diff(train.indptr)
-    user = result.params["example_user"]
+    user = result.config.example_user
     if user < 0:
         return int(np.argsort(counts, kind="stable")[len(counts) // 2])
     return check_int("example_user", user, 0, len(counts) - 1)
 
 
-def explanation_table(result: Result, n: int = 5, ranker: str = "E-AutoRec") -> pd.DataFrame:
+def explanation_table(result: ChapterResult, n: int = 5, ranker: str = "E-AutoRec") -> pd.DataFrame:
     """The top-n of `ranker` ("E-AutoRec", or "Exp score": the films ranked by Exp(u, i) itself) for the example
     user (first seed), with the neighbourhood evidence behind each film."""
-    seed = result.params["seeds"][0]
+    seed = result.config.seeds[0]
     split = first_split(result)
     user = example_user(result)
     if ranker == "E-AutoRec":
-        items = result.tops[seed][user][:n]
+        items = result["tops"][seed][user][:n]
     else:
         check_choice("ranker", ranker, ("E-AutoRec", "Exp score"))
-        exp = explain.explanation_scores(split.fit_train, result.params["n_neighbors"], users=[user])
+        exp = explain.explanation_scores(split.fit_train, result.config.n_neighbors, users=[user])
         items = metrics.top_k(metrics.break_ties(exp, seed), n, exclude=(split.fit_train + split.valid)[[user]])[0]
     items = items[items >= 0]
-    table = explain.neighbour_evidence(split.fit_train, user, items, result.params["n_neighbors"])
-    data = chapter_data(result.params)
+    table = explain.neighbour_evidence(split.fit_train, user, items, result.config.n_neighbors)
+    data = result["data"]
     test = split.test[[user]].toarray().ravel()
     table.insert(1, "film", [data.title(i) for i in items])
     table["in the user's test ratings"] = [f"{test[i]:.0f} stars" if test[i] > 0 else "–" for i in items]
-    k = result.params["n_neighbors"]
+    k = result.config.n_neighbors
     table["explanation"] = [f"{c} of your {k} nearest neighbours rated it, on average {m:.1f} stars" if c else
                             f"none of your {k} nearest neighbours rated it"
                             for c, m in zip(table["neighbours who rated it"], table["their mean rating"])]
@@ -554,28 +572,20 @@ def explanation_table(result: Result, n: int = 5, ranker: str = "E-AutoRec") -> 
 LABEL = "E-AutoRec - AutoRec"
 
 
-def resampling(params: dict) -> C.Resampling:
-    """The chapter's seeds as random re-splits of the ratings: the sizes of the first seed's fitted training part and
-    its test part (what the corrected resampled t needs)."""
-    split = holdout(params["seeds"][0], "random", 0.1, dataset=params.get("dataset", "ml-100k"),
-                    data_dir=params.get("data_dir", ""))
-    return C.Resampling.random_splits(split.fit_train.nnz, split.test.nnz, "ratings")
-
-
-def rmse_margin(result: Result) -> C.Bound:
+def rmse_margin(result: ChapterResult) -> C.Bound:
     """The non-inferiority margin of the RMSE claims: half of what the simplest latent-factor model (biased MF)
     gains over the user + item biases model, both measured on the chapter's splits."""
-    ctx = result.context
+    ctx = result["context"]
     gain = float(ctx[(ctx["model"] == "user + item biases") & (ctx["metric"] == "rmse")]["value"].mean() -
                  ctx[(ctx["model"] == "biased MF") & (ctx["metric"] == "rmse")]["value"].mean())
     return C.Bound(abs(gain) / 2, f"half the RMSE that biased MF gains over the user + item biases model here "
                                   f"({abs(gain):.4f} stars): losing more would undo half of what latent factors add")
 
 
-def map_margin(result: Result) -> C.Bound:
+def map_margin(result: ChapterResult) -> C.Bound:
     """The margin of "more neighbours lower MAP only slightly": a tenth of the MAP@n_fixed gap between EASE (the best
     control) and Random, measured on the same splits."""
-    ctx, n = result.context, result.params["n_fixed"]
+    ctx, n = result["context"], result.config.n_fixed
     at = lambda model: float(ctx[(ctx["model"] == model) & (ctx["metric"] == "map") & (ctx["n"] == n) &  # noqa: E731
                                  (ctx["evaluation"] == "main")]["value"].mean())
     gap = at("EASE") - at("Random")
@@ -583,9 +593,9 @@ def map_margin(result: Result) -> C.Bound:
                                   "change a reader comparing recommenders would notice")
 
 
-def _every(result: Result, metric: str, column: str | None, xs, evaluation: str = "main",
+def _every(result: ChapterResult, metric: str, column: str | None, xs, evaluation: str = "main",
            e_model: str = "E-AutoRec", budget: str = "early") -> C.Judgement:
-    p = result.params
+    p = result.config
     settings = {}
     for x in xs:
         if column is None:
@@ -594,11 +604,11 @@ def _every(result: Result, metric: str, column: str | None, xs, evaluation: str 
             a = _sweep_values(result, e_model, metric, column, x, evaluation, budget)
             b = _sweep_values(result, "AutoRec", metric, column, x, evaluation, budget)
         else:
-            f = select(result, metric, n=p["n_fixed"], evaluation=evaluation, budget=budget, **{column: x})
-            f = f[f["seed"].isin(p["sweep_seeds"])]
+            f = select(result, metric, n=p.n_fixed, evaluation=evaluation, budget=budget, **{column: x})
+            f = f[f["seed"].isin(p.sweep_seeds)]
             a, b = C.pair(f, {"model": e_model}, {"model": "AutoRec"}, metric)
         settings[f"{column or 'n'}={x}"] = (a, b)
-    return C.every(settings, design=resampling(p), label=LABEL)
+    return C.every(settings, design=result["design"], label=LABEL)
 
 
 def _headline(judge: Callable[..., C.Judgement], ranks: bool, reads_e: bool = True) -> tuple[C.Judgement,
@@ -612,7 +622,7 @@ def _headline(judge: Callable[..., C.Judgement], ranks: bool, reads_e: bool = Tr
     return judge(), {name: judge(**choice) for name, choice in alternatives.items()}
 
 
-def _shape(result: Result, metric: str, short: int, long: int, e_model: str = "E-AutoRec", budget: str = "early",
+def _shape(result: ChapterResult, metric: str, short: int, long: int, e_model: str = "E-AutoRec", budget: str = "early",
            evaluation: str = "main") -> C.Judgement:
     """Both models' metric at n = `long` against n = `short` (a drop for MAP, a rise for MEP), for both models (an
     intersection-union test over the two)."""
@@ -621,7 +631,7 @@ def _shape(result: Result, metric: str, short: int, long: int, e_model: str = "E
         at = {n: select(result, metric, n=n, evaluation=evaluation, model=model, budget=budget)
               .sort_values("seed")["value"].to_numpy() for n in (short, long)}
         settings[model] = (at[short], at[long]) if metric == "map" else (at[long], at[short])
-    return C.every(settings, design=resampling(result.params),
+    return C.every(settings, design=result["design"],
                    label=f"{metric.upper()}@{short} - @{long}" if metric == "map" else
                    f"{metric.upper()}@{long} - @{short}")
 
@@ -633,10 +643,10 @@ def _shape_ns(ns: list[int]) -> tuple[int, int, int]:
     return short, max(ns), min([n for n in ns if n > short] or [max(ns)])
 
 
-def claims(result: Result) -> list[C.Claim]:
-    p = result.params
-    n = p["n_fixed"]
-    design = resampling(p)
+def claims(result: ChapterResult) -> list[C.Claim]:
+    p = result.config
+    n = p.n_fixed
+    design = result["design"]
     out = []
 
     def rmse_pair(e_model: str = "E-AutoRec", budget: str = "early", **kw: Any):
@@ -645,7 +655,7 @@ def claims(result: Result) -> list[C.Claim]:
     def fixed_lambda(test):
         return {f"lambda = {l2:g} for both models (early stopped)": test(
             *C.pair(select(result, "rmse", chosen=False, l2=l2), {"model": "E-AutoRec"}, {"model": "AutoRec"},
-                    "rmse")) for l2 in p["l2_grid"]}
+                    "rmse")) for l2 in p.l2_grid}
 
     better = lambda a, b: C.paired(a, b, design=design, higher_is_better=False, label=LABEL)  # noqa: E731
     main, alt = _headline(lambda **c: better(*rmse_pair(**c)), ranks=False)
@@ -659,10 +669,10 @@ def claims(result: Result) -> list[C.Claim]:
                        f"non-inferiority margin {margin.value:.3f} stars)", "at least as accurate (Sec. 4.2)", main,
                        alt | fixed_lambda(ni)))
     for metric, fig in (("map", "Fig. 4a"), ("mep", "Fig. 4b")):
-        main, alt = _headline(lambda **c: _every(result, metric, None, p["ns"], **c), ranks=True)
+        main, alt = _headline(lambda **c: _every(result, metric, None, p.list_lengths, **c), ranks=True)
         out.append(C.claim(f"{metric}_every_n", f"E-AutoRec has higher {metric.upper()}@n than AutoRec for every "
                            "list length n", fig, main, alt))
-    short, long, mid = _shape_ns(p["ns"])
+    short, long, mid = _shape_ns(p.list_lengths)
     for metric, fig, what in (("map", "Fig. 4a", f"MAP@n drops beyond n = {short} (MAP@{short} > MAP@{long}), "
                                                  "for both models"),
                               ("mep", "Fig. 4b", f"MEP@n improves beyond n = {short} (MEP@{long} > MEP@{short}), "
@@ -673,17 +683,17 @@ def claims(result: Result) -> list[C.Claim]:
         out.append(C.claim(f"{metric}_{'drops' if metric == 'map' else 'rises'}_for_long_lists", what, fig, main,
                            alt))
     for metric, fig in (("map", "Fig. 5a"), ("mep", "Fig. 5b")):
-        main, alt = _headline(lambda **c: _every(result, metric, "hidden", p["hidden_grid"], **c), ranks=True)
+        main, alt = _headline(lambda **c: _every(result, metric, "hidden", p.hidden_grid, **c), ranks=True)
         out.append(C.claim(f"{metric}_every_k", f"E-AutoRec has higher {metric.upper()} for every number of hidden "
                            "units", fig, main, alt))
     for metric, column, fig in (("map", "n_neighbors", "Fig. 6a"), ("mep", "n_neighbors", "Fig. 6b"),
                                 ("mep", "theta", "Fig. 6c")):
-        grid = p["neighbor_grid"] if column == "n_neighbors" else p["theta_grid"]
+        grid = p.neighbor_grid if column == "n_neighbors" else p.theta_grid
         what = "neighbourhood size" if column == "n_neighbors" else "explainability threshold"
         main, alt = _headline(lambda **c: _every(result, metric, column, grid, **c), ranks=True)
         out.append(C.claim(f"{metric}_every_{column}", f"E-AutoRec has higher {metric.upper()} for every {what}",
                            fig, main, alt))
-    small, large = min(p["neighbor_grid"]), max(p["neighbor_grid"])
+    small, large = min(p.neighbor_grid), max(p.neighbor_grid)
     diff = f"|N_u|={large} - |N_u|={small}"
 
     def sweep_pair(metric: str, e_model: str = "E-AutoRec", evaluation: str = "main", budget: str = "early"):
@@ -704,8 +714,8 @@ def claims(result: Result) -> list[C.Claim]:
     out.append(C.claim("neighbours_barely_lower_map", f"More neighbours lower E-AutoRec's MAP@{n} only slightly "
                        f"(|N_u| {small} -> {large}; non-inferiority, margin {map_bound.value:.4f}: a tenth of the "
                        "EASE - Random gap)", "Fig. 6a", main, alt))
-    lo, hi = min(p["theta_grid"]), max(p["theta_grid"])
-    mid_theta = sorted(p["theta_grid"])[len(p["theta_grid"]) // 2]
+    lo, hi = min(p.theta_grid), max(p.theta_grid)
+    mid_theta = sorted(p.theta_grid)[len(p.theta_grid) // 2]
     for model in MODELS:
         def falls(top: float = hi, e_model: str = model, evaluation: str = "main", budget: str = "early"):
             return C.paired(*(_sweep_values(result, e_model, "mep", "theta", t, evaluation, budget)
@@ -720,14 +730,14 @@ def claims(result: Result) -> list[C.Claim]:
 # ---------------------------------------------------------------------------------------------------- numbers
 
 
-def numbers(result: Result) -> dict:
-    p, n = result.params, result.params["n_fixed"]
-    out = {"n_seeds": len(p["seeds"]), "n_sweep_seeds": len(p["sweep_seeds"]), "hidden": p["hidden"],
-           "n_neighbors": p["n_neighbors"], "epochs": p["epochs"], "patience": p["patience"], "n_fixed": n,
-           "lr": p["lr"], "fixed_epochs": p["fixed_epochs"], "curve_epochs": p["curve_epochs"],
-           "l2_grid": ", ".join(f"{v:g}" for v in p["l2_grid"]),
-           "reference_l2_grid": ", ".join(f"{v:g}" for v in p["reference_l2_grid"])}
-    out["shape_short"], out["shape_long"], _ = _shape_ns(p["ns"])
+def numbers(result: ChapterResult) -> dict:
+    p, n = result.config, result.config.n_fixed
+    out = {"n_seeds": len(p.seeds), "n_sweep_seeds": len(p.sweep_seeds), "hidden": p.hidden,
+           "n_neighbors": p.n_neighbors, "epochs": p.epochs, "patience": p.patience, "n_fixed": n,
+           "lr": p.lr, "fixed_epochs": p.fixed_epochs, "curve_epochs": p.curve_epochs,
+           "l2_grid": ", ".join(f"{v:g}" for v in p.l2_grid),
+           "reference_l2_grid": ", ".join(f"{v:g}" for v in p.reference_l2_grid)}
+    out["shape_short"], out["shape_long"], _ = _shape_ns(p.list_lengths)
     runs = per_run(result)
     out["n_runs"] = len(runs)
     out["n_stopped_early"] = int((runs["best_epoch"] < runs["epochs_trained"]).sum())
@@ -736,23 +746,24 @@ def numbers(result: Result) -> dict:
         mean, half = metrics.mean_ci(select(result, "rmse", model=model)["value"])
         out[f"rmse_{key}"], out[f"rmse_ci_{key}"] = mean, half
         out[f"epoch_{key}"] = float(select(result, "best_epoch", model=model)["value"].mean())
-        chosen = result.chosen[(result.chosen["model"] == model) & (result.chosen["budget"] == "early")]["l2"]
-        out[f"l2_{key}"] = ", ".join(f"{v:g}" for v in sorted(chosen.unique()))
+        lambdas = result["chosen"]
+        early = lambdas[(lambdas["model"] == model) & (lambdas["budget"] == "early")]["l2"]
+        out[f"l2_{key}"] = ", ".join(f"{v:g}" for v in sorted(early.unique()))
         for e in EVALUATIONS:
             for m in ("map", "mep"):
                 out[f"{key}_{e}_{m}"] = float(select(result, m, n=n, evaluation=e, model=model)["value"].mean())
         if model in MODELS:
             out[f"rmse_fixed_{key}"] = float(select(result, "rmse", model=model, budget="fixed")["value"].mean())
-            fixed = result.chosen[(result.chosen["model"] == model) & (result.chosen["budget"] == "fixed")]["l2"]
+            fixed = lambdas[(lambdas["model"] == model) & (lambdas["budget"] == "fixed")]["l2"]
             out[f"l2_fixed_{key}"] = ", ".join(f"{v:g}" for v in sorted(fixed.unique()))
     for key, e_model, budget in (("", "E-AutoRec", "early"), ("_sum", SUM, "early"), ("_fixed", "E-AutoRec", "fixed")):
         diff = np.subtract(*paired_values(result, "rmse", e_model, budget=budget))
         out[f"rmse_diff{key}"], out[f"rmse_diff{key}_low"], out[f"rmse_diff{key}_high"] = C.interval(
-            diff, resampling(p))
+            diff, result["design"])
     ties = result.frame[result.frame["metric"] == "tied_lists"]
     for e in ("main", "clipped"):
         out[f"tied_{e}"] = float(ties[(ties["evaluation"] == e) & (ties["n"] == n)]["value"].mean())
-    ctx = result.context
+    ctx = result["context"]
     for model, key in (("Pop", "pop"), ("Exp score", "exp"), ("EASE", "ease"), ("Random", "random")):
         for m in ("map", "mep"):
             v = ctx[(ctx["model"] == model) & (ctx["metric"] == m) & (ctx["n"] == n) & (ctx["evaluation"] == "main")]
@@ -761,9 +772,9 @@ def numbers(result: Result) -> dict:
                        ("biased MF", "mf")):
         out[f"rmse_{key}"] = float(ctx[(ctx["model"] == model) & (ctx["metric"] == "rmse")]["value"].mean())
     out["rmse_margin"] = rmse_margin(result).value
-    out["design_ratio"] = resampling(p).ratio
+    out["design_ratio"] = result["design"].ratio
     rmse_e, rmse_a = paired_values(result, "rmse", "E-AutoRec")
-    needed = C.paired(rmse_e, rmse_a, design=resampling(p), higher_is_better=False).power["runs_needed"]
+    needed = C.paired(rmse_e, rmse_a, design=result["design"], higher_is_better=False).power["runs_needed"]
     out["rmse_more_seeds"] = ("no number of seeds of this protocol would resolve a difference of this size"
                               if needed is None else f"about {needed} seeds would resolve a difference of this size "
                                                      "with 80% power")
@@ -771,18 +782,6 @@ def numbers(result: Result) -> dict:
     out["bias_gap_ratio"] = (out["rmse_AutoRec"] - out["rmse_biases"]) / max(abs(out["rmse_diff"]), 1e-12)
     out["example_user"] = example_user(result)
     return out
-
-
-def save(result: Result, chapter_claims: list[C.Claim], results_dir: str = "") -> Path:
-    config = {**result.params, "l2_chosen": result.chosen.to_dict(orient="records"), "scaling": "r/5",
-              "split": "random 90/10 per seed; validation = 1/9 of the training ratings, carved per seed",
-              "deviations": DEVIATIONS}
-    # the lambdas not chosen matter only through their RMSE (the sensitivity of the RMSE claims)
-    f = result.frame
-    kept = f[f["chosen"] | f["metric"].isin(["rmse", "valid_rmse", "best_epoch", "epochs_trained"])]
-    frame = pd.concat([kept, result.context.assign(chosen=True)], ignore_index=True)
-    return write("eautorec", results_dir, config=config, seeds=result.params["seeds"], metrics=frame,
-                 claims=chapter_claims, timings=result.timings)
 
 
 # every choice the paper leaves open, and the one this chapter makes (the chapter's table of deviations)
@@ -808,12 +807,6 @@ DEVIATIONS = {
 }
 
 
-def deviations_table() -> pd.DataFrame:
-    """The choices the paper leaves open and the one this chapter makes, as a table for the reader."""
-    return pd.Series(DEVIATIONS, name="this chapter's choice (and the alternative it is re-judged under)").rename_axis(
-        "left open by the paper").to_frame()
-
-
 def _summary(frame: pd.DataFrame, name: str) -> pd.Series:
     """One run's records as the row the exercises compare: test RMSE, best epoch, MAP@n and MEP@n per evaluation."""
     row = {"test RMSE": frame.loc[frame["metric"] == "rmse", "value"].iloc[0],
@@ -823,29 +816,26 @@ def _summary(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(row, name=name)
 
 
-def recorded_run(result: Result, model: str = "AutoRec", seed: int | None = None) -> pd.Series:
+def recorded_run(result: ChapterResult, model: str = "AutoRec", seed: int | None = None) -> pd.Series:
     """The chapter's own run of `model` on one seed (default the first), in the form of :func:`exercise_run`."""
-    seed = result.params["seeds"][0] if seed is None else seed
-    p = result.params
+    seed = result.config.seeds[0] if seed is None else seed
+    p = result.config
     f = result.frame[(result.frame["seed"] == seed) & result.frame["chosen"] & (result.frame["model"] == model) &
-                     (result.frame["budget"] == "early") & (result.frame["hidden"] == p["hidden"]) &
-                     (result.frame["n_neighbors"] == p["n_neighbors"]) & (result.frame["theta"] == p["theta"])]
-    own = f["metric"].isin(["rmse", "best_epoch"]) | ((f["n"] == p["n_fixed"]) &
-                                                     (f["mep_neighbors"] == p["n_neighbors"]) &
-                                                     (f["mep_theta"] == p["theta"]))
+                     (result.frame["budget"] == "early") & (result.frame["hidden"] == p.hidden) &
+                     (result.frame["n_neighbors"] == p.n_neighbors) & (result.frame["theta"] == p.theta)]
+    own = f["metric"].isin(["rmse", "best_epoch"]) | ((f["n"] == p.n_fixed) &
+                                                     (f["mep_neighbors"] == p.n_neighbors) &
+                                                     (f["mep_theta"] == p.theta))
     return _summary(f[own], f"{model}, seed {seed} (the chapter's run)")
 
 
-def exercise_run(result: Result, model: str = "AutoRec", seed: int | None = None, **changes: Any) -> pd.Series:
-    """One training of the chapter's protocol on one split with some choices changed (`changes`: any parameter of
-    :func:`fit_and_evaluate`, e.g. epochs=40, patience=None, l2=3.0): test RMSE, best epoch, MAP@n and MEP@n."""
-    p = result.params
-    seed = p["seeds"][0] if seed is None else seed
-    l2 = result.chosen.set_index(["seed", "model", "budget"])["l2"].get((seed, model, "early"), p["l2_grid"][0])
-    params = dict(seed=seed, model=model, hidden=p["hidden"], l2=l2, n_neighbors=p["n_neighbors"], theta=p["theta"],
-                  ns=[p["n_fixed"]], epochs=p["epochs"], patience=p["patience"], optimizer=p["optimizer"], lr=p["lr"],
-                  relevant_threshold=p["relevant_threshold"], strict_threshold=p["strict_threshold"],
-                  mep_settings=[[p["n_neighbors"], p["theta"]]], keep=False, dataset=p.get("dataset", "ml-100k"),
-                  data_dir=p.get("data_dir", "")) | changes
+def exercise_run(result: ChapterResult, model: str = "AutoRec", seed: int | None = None, **changes: Any) -> pd.Series:
+    """One training of the chapter's protocol on one split with some choices changed (any Config parameter, e.g.
+    epochs=40, patience=None, or the job's l2), through the chapter's own job: test RMSE, best epoch, MAP@n, MEP@n."""
+    config = result.config.replace(**{k: v for k, v in changes.items() if k in Config.names()})
+    seed = config.seeds[0] if seed is None else seed
+    l2 = result["chosen"].set_index(["seed", "model", "budget"])["l2"].get((seed, model, "early"), config.l2_grid[0])
+    params = {**config.base(), "l2": changes.get("l2", l2), "seed": seed, "model": model, "ns": [config.n_fixed],
+              "mep_settings": [[config.n_neighbors, config.theta]], "keep": False}
     frame = pd.DataFrame(fit_and_evaluate(**params).records)
     return _summary(frame, f"{model}, seed {seed}" + "".join(f", {k}={v}" for k, v in changes.items()))

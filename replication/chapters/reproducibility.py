@@ -1,5 +1,6 @@
 """Appendix "Reproducibility": the environment, the data digests, the execution log of this build, and every
-claim of every chapter with its verdict, read from the results files the chapters wrote."""
+claim of every chapter with its verdict, read from the results files the chapters wrote; the book-wide error
+control (Benjamini-Hochberg over every claim) and the power of the inconclusive tests."""
 
 from __future__ import annotations
 
@@ -8,29 +9,28 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import book, datasets, report, results
+from .. import datasets, report, results, settings
 from ..experiments import claims as C
+from .common import ChapterConfig, ChapterResult, param, records, setup
 
-PARAMETERS = {"results_dir": "", "execution_log": ""}
 FDR = 0.05  # the book-wide false discovery rate at which decisive verdicts are counted
 
 
-@dataclass
-class Result:
-    folder: Path
-    log_path: Path
-    all_results: dict[str, dict]
-    executions: pd.DataFrame
+@dataclass(frozen=True)
+class Config(ChapterConfig):
+    """Where the appendix reads the chapters' results and the build's execution log."""
+
+    chapter = "reproducibility"
+    results_dir: str = param("", "folder of the chapter results files; empty means the project results folder")
+    execution_log: str = param("", "the build execution log; empty means _build/executed/execution_log.json")
 
 
-def run(results_dir: str = "", execution_log: str = "") -> Result:
+def run(config: Config = Config()) -> ChapterResult:
     """Read every chapter's results file, adjust the main p-values of all their claims together (Benjamini-Hochberg)
     and write each claim's book-wide q-value back into its chapter's file."""
-    from .common import setup
-
     setup()
-    folder = Path(results_dir or results.default_results_dir())
-    log_path = Path(execution_log or book.EXECUTED / "execution_log.json")
+    folder = Path(config.results_dir or results.default_results_dir())
+    log_path = Path(config.execution_log or settings.EXECUTED / "execution_log.json")
     chapters = {name for name in report.load_all_results(folder) if name != "reproducibility"}  # not our own file
     q_values = report.book_q_values({name: payload for name, payload in report.load_all_results(folder).items()
                                      if name in chapters})
@@ -38,16 +38,25 @@ def run(results_dir: str = "", execution_log: str = "") -> Result:
         results.set_q_values(folder / f"{name}.json", {cid: q for (chapter, cid), q in q_values.items()
                                                        if chapter == name})
     all_results = {name: payload for name, payload in report.load_all_results(folder).items() if name in chapters}
-    return Result(folder, log_path, all_results, report.execution_table(log_path))
+    executions = report.execution_table(log_path)
+    result = ChapterResult(pd.DataFrame(), config, {"total_seconds": float(executions["seconds"].fillna(0).sum())},
+                           {"folder": folder, "log_path": log_path, "all_results": all_results,
+                            "executions": executions, "checksums": {datasets.WHEEL_NAME: datasets.WHEEL_SHA256}})
+    table = report.claims_table(all_results)
+    values = {"chapters_with_results": len(all_results), "claims": len(table)}
+    values |= {f"verdicts_{k.replace(' ', '_')}": int(v) for k, v in table["verdict"].value_counts().items()}
+    values |= {f"robustness_{k.replace(' ', '_')}": int(v) for k, v in table["robustness"].value_counts().items()}
+    result.frame = pd.DataFrame(records(values | error_control(result)))
+    return result
 
 
 def wheel_table() -> pd.DataFrame:
     return pd.DataFrame({"sha256": [datasets.WHEEL_SHA256]}, index=pd.Index([datasets.WHEEL_NAME], name="file"))
 
 
-def verdict_counts(result: Result) -> pd.DataFrame:
+def verdict_counts(result: ChapterResult) -> pd.DataFrame:
     """Verdicts and robustness per chapter, and how many decisive verdicts keep a book-wide q-value below 5%."""
-    table = report.claims_table(result.all_results)
+    table = report.claims_table(result["all_results"])
     if table.empty:
         return table
     decisive = table[table["verdict"] != "inconclusive"]
@@ -57,13 +66,13 @@ def verdict_counts(result: Result) -> pd.DataFrame:
         survive.rename(f"decisive with q < {FDR:g}")).fillna(0).astype(int)
 
 
-def error_control(result: Result) -> dict[str, int]:
+def error_control(result: ChapterResult) -> dict[str, int]:
     """The book-wide account: claims, tested claims, decisive verdicts, those that survive FDR 5%, and the
     inconclusive comparisons more runs would resolve (or not)."""
-    table = report.claims_table(result.all_results)
+    table = report.claims_table(result["all_results"])
     tested = table[table["p_value"].notna()]
     decisive = tested[tested["verdict"] != "inconclusive"]
-    power = report.power_table(result.all_results)
+    power = report.power_table(result["all_results"])
     reachable = power["runs needed (80% power)"] != "not reachable"
     return {"claims": len(table), "tested": len(tested), "decisive": len(decisive),
             "survive_fdr": int((decisive["q_value"] < FDR).sum()),
@@ -73,16 +82,16 @@ def error_control(result: Result) -> dict[str, int]:
             "reversed": int((table["robustness"] == "reversed").sum())}
 
 
-def numbers(result: Result) -> dict:
-    return {"total_seconds": float(result.executions["seconds"].fillna(0).sum()), "fdr": FDR,
+def numbers(result: ChapterResult) -> dict:
+    return {"total_seconds": float(result["executions"]["seconds"].fillna(0).sum()), "fdr": FDR,
             **{f"n_{k}": v for k, v in error_control(result).items()}}
 
 
-def claims(result: Result) -> list[C.Claim]:
-    chapters = [name for name in result.executions.index if name != "reproducibility"]
-    digests = report.digests_by_file(result.all_results)
+def claims(result: ChapterResult) -> list[C.Claim]:
+    chapters = [name for name in result["executions"].index if name != "reproducibility"]
+    digests = report.digests_by_file(result["all_results"])
     same_data = all(len(values) == 1 for values in digests.values())
-    missing = sorted(set(chapters) - set(result.all_results))
+    missing = sorted(set(chapters) - set(result["all_results"]))
     return [
         C.claim("all_chapters_have_results", "every executed chapter wrote a valid results file", None,
                 C.Judgement(C.all_of([not missing]).verdict, ", ".join(missing) or "all present", "presence check"),
@@ -93,16 +102,3 @@ def claims(result: Result) -> list[C.Claim]:
                     f"differing: {[f for f, v in digests.items() if len(v) > 1]}"), "SHA-256 comparison"),
                 no_alternative="a checksum comparison"),
     ]
-
-
-def save(result: Result, chapter_claims: list[C.Claim]) -> Path:
-    table = report.claims_table(result.all_results)
-    values = {"chapters_with_results": len(result.all_results), "claims": len(table)}
-    values |= {f"verdicts_{k.replace(' ', '_')}": int(v) for k, v in table["verdict"].value_counts().items()}
-    values |= {f"robustness_{k.replace(' ', '_')}": int(v) for k, v in table["robustness"].value_counts().items()}
-    values |= error_control(result)
-    return results.write_results(result.folder, "reproducibility", config={"results_dir": str(result.folder)},
-                                 seeds=[], metrics=[{"metric": k, "value": v} for k, v in values.items()],
-                                 claims=chapter_claims,
-                                 timings={"total_seconds": numbers(result)["total_seconds"]},
-                                 data={datasets.WHEEL_NAME: datasets.WHEEL_SHA256})

@@ -17,7 +17,6 @@ settings) are shared.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -34,13 +33,8 @@ from ..experiments.protocols import holdout, item_features, load_data
 from ..features import RELATION_GROUPS
 from ..models import semauto as S
 from ..splits import positives
-from .common import setup, write
+from .common import ChapterResult, Workers, param, setup
 
-PARAMETERS = dict(seeds=[0, 1, 2, 3, 4], epochs=1000, lr=0.3, init=0.01, loss="sum", rating_scale="minmax",
-                  relations="genres", min_items=2, candidates="seen", ks=[5, 10, 20, 50, 100, 200], w2v_epochs=50,
-                  alternatives={"rating_scale": ["max"], "relations": ["all"], "min_items": [10]},
-                  cold_bins=[20, 40, 80, 160],
-                  dae_epochs=100, show_users=[0, 12, 404], explain_max_items=50, n_jobs=2)
 THRESHOLD = 4.0
 CANDIDATES = ("seen", "all")
 ALTERNATIVE_KEYS = {"rating_scale": str, "relations": str, "min_items": int}
@@ -321,69 +315,100 @@ def profile_correlation(graph: S.Graph, before: np.ndarray, after: np.ndarray) -
 # ---------------------------------------------------------------------------------------------------- run
 
 
-@dataclass
-class Result:
-    frame: pd.DataFrame  # setting, seed, method, k, part, candidates, metric, value (+ bin, users, rule)
-    figures: dict
-    params: dict
-    timings: dict
-    outcome: runner.Outcome
+@dataclass(frozen=True)
+class Config(Workers):
+    """SEMAUTO at the authors' settings; every verdict is re-judged under `alternatives`."""
+
+    chapter = "semauto"
+    seeds: tuple[int, ...] = param([0, 1, 2, 3, 4], "per-user holdout splits (20% of each user's ratings held out)")
+    epochs: int = param(1000, "the authors' setting")
+    lr: float = param(0.3, "the authors' setting")
+    init: float = param(0.01, "the authors' constant initialisation")
+    loss: str = param("sum", "'sum' over the user's rated films (the Java code) or 'mean' (TensorFlow)")
+    rating_scale: str = param("minmax", "minmax: (r - 1) / 4 as the authors; max: r / 5")
+    relations: str = param("genres", "feature kinds: genre + subject, the authors' default kind")
+    min_items: int = param(2, "keep a knowledge-graph feature only if it links at least this many items")
+    candidates: str = param("seen", "rank the films seen in training (the authors' code) or 'all' unrated films")
+    ks: tuple[int, ...] = param([5, 10, 20, 50, 100, 200], "user-kNN neighbourhood sizes, chosen per seed on "
+                                                           "validation (the kNN controls' too)")
+    w2v_epochs: int = param(50, "word2vec epochs of the 2018 enrichment (the authors' scripts)")
+    alternatives: dict = param({"rating_scale": ["max"], "relations": ["all"], "min_items": [10]},
+                               "the settings every verdict is re-judged under")
+    cold_bins: tuple[int, ...] = param([20, 40, 80, 160], "edges of the bins of users by training ratings")
+    dae_epochs: int = param(100, "Mult-DAE control: most epochs (early stopping on validation)")
+    show_users: tuple[int, ...] = param([0, 12, 404], "users whose recommendations are explained")
+    explain_max_items: int = param(50, "a feature linked to more films than this is 'ubiquitous'")
+
+    def validate(self) -> None:
+        super().validate()
+        check_seeds(self.seeds)
+        check_choice("candidates", self.candidates, CANDIDATES)
+        check_choice("rating_scale", self.rating_scale, S.RATING_SCALES)
+        check_choice("relations", self.relations, tuple(RELATION_GROUPS))
+        parse_alternatives(self.alternatives)
 
     @property
     def settings(self) -> list[str]:
-        return ["main"] + list(self.params["alternatives"])
+        """The main setting and the labels of the alternatives ("rating_scale=max", ...)."""
+        return ["main"] + list(parse_alternatives(self.alternatives))
+
+    def job_params(self, seed: int, setting: str = "main", controls: bool = False, keep: bool = False
+                   ) -> dict[str, Any]:
+        """The parameters of one seed's job under one setting (the main one, or an alternative's label)."""
+        main = dict(rating_scale=self.rating_scale, relations=self.relations, min_items=int(self.min_items))
+        changed = {} if setting == "main" else parse_alternatives(self.alternatives)[setting]
+        return dict(epochs=self.epochs, lr=self.lr, init=self.init, loss=self.loss, ks=list(self.ks),
+                    w2v_epochs=self.w2v_epochs, cold_bins=list(self.cold_bins), dae_epochs=self.dae_epochs,
+                    show_users=list(self.show_users), explain_max_items=self.explain_max_items,
+                    candidates=self.candidates, **main | changed, seed=seed, controls=controls, keep=keep)
 
 
-def run(seeds=(0, 1, 2, 3, 4), epochs: int = 1000, lr: float = 0.3, init: float = 0.01, loss: str = "sum",
-        rating_scale: str = "minmax", relations: str = "genres", min_items: int = 2, candidates: str = "seen",
-        ks=(5, 10, 20, 50, 100, 200), w2v_epochs: int = 50, alternatives: dict | None = None,
-        cold_bins=(20, 40, 80, 160), dae_epochs: int = 100, show_users=(0, 12, 404), explain_max_items: int = 50,
-        n_jobs: int = 2) -> Result:
+def run(config: Config = Config()) -> ChapterResult:
+    """The SEMAUTO family and the controls on every seed at the main setting; the family alone under each
+    alternative setting."""
     setup()
-    seeds = check_seeds(seeds)
-    check_choice("candidates", candidates, CANDIDATES)
-    main = dict(rating_scale=check_choice("rating_scale", rating_scale, S.RATING_SCALES),
-                relations=check_choice("relations", relations, tuple(RELATION_GROUPS)), min_items=int(min_items))
-    if alternatives is None:
-        alternatives = PARAMETERS["alternatives"]
-    parsed = parse_alternatives(alternatives)
-    params = dict(seeds=seeds, epochs=epochs, lr=lr, init=init, loss=loss, **main, candidates=candidates,
-                  ks=list(ks), w2v_epochs=w2v_epochs, alternatives=list(parsed), cold_bins=list(cold_bins),
-                  dae_epochs=dae_epochs, show_users=list(show_users), explain_max_items=explain_max_items,
-                  n_jobs=n_jobs)
-    base = dict(epochs=epochs, lr=lr, init=init, loss=loss, ks=list(ks), w2v_epochs=w2v_epochs,
-                cold_bins=list(cold_bins), dae_epochs=dae_epochs, show_users=list(show_users),
-                explain_max_items=explain_max_items)
-    base["candidates"] = candidates
-    jobs = [runner.Job(fit_and_evaluate, {**base, **main, "seed": s, "controls": True,
-                                          "keep": s == seeds[0]}, {"seed": s, "setting": "main"}, cost=3.0)
-            for s in seeds]
-    jobs += [runner.Job(fit_and_evaluate, {**base, **main, **parsed[alt], "seed": s, "controls": False,
-                                           "keep": False}, {"seed": s, "setting": alt})
-             for alt in parsed for s in seeds]
+    jobs = [runner.Job(fit_and_evaluate, config.job_params(s, controls=True, keep=s == config.seeds[0]),
+                       {"seed": s, "setting": "main"}, cost=3.0) for s in config.seeds]
+    jobs += [runner.Job(fit_and_evaluate, config.job_params(s, alt), {"seed": s, "setting": alt})
+             for alt in config.settings[1:] for s in config.seeds]
     timer = results.Timer()
     with timer("all runs"):
-        outcome = runner.run(jobs, n_jobs=n_jobs, desc="SEMAUTO")
-    return Result(outcome.frame, outcome.artifacts[0], params, timer.seconds, outcome)
+        outcome = runner.run(jobs, n_jobs=config.n_jobs, desc="SEMAUTO")
+    split = holdout(config.seeds[0], "holdout", 0.2, valid_fraction=0.2)
+    protocol = {"test_fraction": 0.2, "valid_fraction_of_train": 0.2, "relevant_threshold": THRESHOLD,
+                "w2v": {**S.W2V_SETTINGS, "epochs": config.w2v_epochs}, "w2v_max_features": W2V_MAX_FEATURES}
+    return ChapterResult(outcome.frame, config, timer.seconds,
+                         {"figures": outcome.artifacts[0], "train_seconds": outcome.job_seconds[:len(config.seeds)],
+                          "design": C.Resampling.random_splits(split.fit_train.nnz, split.test.nnz, "ratings"),
+                          "protocol": protocol, "deviations": DEVIATIONS})
 
 
-def try_setting(result: Result, seed: int | None = None, **changes: Any) -> pd.DataFrame:
+DEVIATIONS = {
+    "data": "MovieLens-100K with KB4Rec Freebase features instead of ML-1M/ML-20M with DBpedia; the authors' DBpedia "
+            "subjects (dct:subject) are approximated by Freebase genre + subject features",
+    "binary profile": "the same per-user network fully connected (it collapses to one effective hidden unit, so its "
+                      "profile is the user's feature set); the plain autoencoder of the claims is Mult-DAE on the "
+                      "same users",
+    "loss": "1/2 sum over the user's rated films (Java), not the TF mean",
+    "k": "user-kNN k chosen per seed on a validation part carved from training; every model is fitted on the "
+         "remaining 80% of the training ratings",
+    "enrichment": "word2vec enrichment only where the feature space has <= w2v_max_features features (its cost "
+                  "grows with the sentence length: 22 s per epoch with all relations)",
+    "back-propagation": "the Java code's back-propagation defects are not reproduced (textbook gradients)",
+}
+
+
+def try_setting(result: ChapterResult, seed: int | None = None, **changes: Any) -> pd.DataFrame:
     """Exercises: the SEMAUTO family re-run on one seed with some settings changed (rating_scale, relations,
-    min_items, epochs, ...), test nDCG@10 side by side with the chapter's own run of that seed."""
+    min_items, epochs, ...) through the chapter's own job, test nDCG@10 beside the chapter's run of that seed."""
     allowed = {"rating_scale", "relations", "min_items", "epochs", "lr", "init", "loss"}
     wrong = sorted(set(changes) - allowed)
     if wrong:
         raise ConfigError(f"try_setting cannot change {wrong}; allowed: {sorted(allowed)}")
-    p = result.params
-    seed = p["seeds"][0] if seed is None else seed
-    settings = {key: p[key] for key in allowed} | changes
-    job = runner.Job(fit_and_evaluate, {**settings, "seed": seed, "ks": p["ks"],
-                                        "w2v_epochs": p["w2v_epochs"], "controls": False,
-                                        "candidates": p["candidates"],
-                                        "cold_bins": p["cold_bins"], "dae_epochs": p["dae_epochs"],
-                                        "show_users": p["show_users"], "explain_max_items": p["explain_max_items"],
-                                        "keep": False}, {"seed": seed, "setting": "exercise"})
-    changed = Result(runner.run([job], n_jobs=1, desc="exercise").frame, {}, p, {}, result.outcome)
+    config = result.config.replace(**changes)
+    seed = config.seeds[0] if seed is None else seed
+    job = runner.Job(fit_and_evaluate, config.job_params(seed), {"seed": seed, "setting": "exercise"})
+    changed = ChapterResult(runner.run([job], n_jobs=1, desc="exercise").frame, config, {})
     rows = {}
     for method in FAMILY:
         before = method_values(result, method, seeds=[seed])
@@ -398,12 +423,12 @@ def try_setting(result: Result, seed: int | None = None, **changes: Any) -> pd.D
 # ---------------------------------------------------------------------------------------------------- selections
 
 
-def method_values(result: Result, method: str, metric: str = "ndcg@10", setting: str = "main",
+def method_values(result: ChapterResult, method: str, metric: str = "ndcg@10", setting: str = "main",
                   candidates: str | None = None, k: int | None = None, seeds=None) -> pd.Series:
     """Test values per seed of a method under a setting (the controls' values are shared by every setting): a kNN
     method at the k chosen on validation, or at the fixed `k`. Empty when the method was not run there."""
     f = result.frame
-    candidates = candidates or result.params["candidates"]
+    candidates = candidates or result.config.candidates
     if method not in FAMILY:
         setting = "main"
     f = f[(f["setting"] == setting) & (f["method"] == method) & (f["candidates"] == candidates)]
@@ -423,7 +448,7 @@ TABLE_METHODS = list(FAMILY) + list(CONTROLS)
 SHOWN = ["precision@10", "recall@10", "ndcg@10", "coverage@10", "gini@10", "novelty@10", "overlap@10"]
 
 
-def accuracy_table(result: Result, setting: str = "main", candidates: str | None = None) -> pd.DataFrame:
+def accuracy_table(result: ChapterResult, setting: str = "main", candidates: str | None = None) -> pd.DataFrame:
     """Every method and control: mean +- 95% CI over the seeds of the main setting."""
     rows = {}
     for method in TABLE_METHODS:
@@ -439,13 +464,13 @@ def accuracy_table(result: Result, setting: str = "main", candidates: str | None
     return pd.DataFrame(rows).T
 
 
-def sensitivity_table(result: Result) -> pd.DataFrame:
+def sensitivity_table(result: ChapterResult) -> pd.DataFrame:
     """nDCG@10 (mean over seeds) of every method (rows) under every setting (columns, with the number of features);
     the controls do not depend on the feature settings and are repeated in each column, except under the other
     candidate set where they were re-ranked."""
     columns = {}
-    other = [c for c in CANDIDATES if c != result.params["candidates"]][0]
-    for setting, cands in [(s, None) for s in result.settings] + [("main", other)]:
+    other = [c for c in CANDIDATES if c != result.config.candidates][0]
+    for setting, cands in [(s, None) for s in result.config.settings] + [("main", other)]:
         feats = result.frame[(result.frame["setting"] == setting) & (result.frame["metric"] == "features")]
         name = setting if cands is None else f"candidates={other}"
         if len(feats):
@@ -455,16 +480,16 @@ def sensitivity_table(result: Result) -> pd.DataFrame:
     return pd.DataFrame(columns).rename_axis("nDCG@10").round(4)
 
 
-def graph_table(result: Result) -> pd.DataFrame:
+def graph_table(result: ChapterResult) -> pd.DataFrame:
     f = result.frame[(result.frame["setting"] == "main") & result.frame["metric"].isin(
         ["edges", "hidden_units", "distinct_hidden_units", "features"])]
     return f.pivot_table(index="seed", columns="metric", values="value").astype(int)
 
 
-def cold_table(result: Result) -> pd.DataFrame:
+def cold_table(result: ChapterResult) -> pd.DataFrame:
     """Test nDCG@10 (mean +- 95% CI over seeds) per bin of training ratings, with the number of users per bin."""
     f = result.frame[result.frame["metric"] == "bin_ndcg@10"]
-    order = bin_labels(result.params["cold_bins"])
+    order = bin_labels(result.config.cold_bins)
     rows = {}
     for method in TABLE_METHODS:
         sub = f[f["method"] == method]
@@ -478,14 +503,14 @@ def cold_table(result: Result) -> pd.DataFrame:
     return table
 
 
-def explanation_table(result: Result) -> pd.DataFrame:
+def explanation_table(result: ChapterResult) -> pd.DataFrame:
     """Explanation quality of the top-10 lists (mean over seeds), by recommender and by explanation rule."""
     f = result.frame[result.frame["metric"].isin(explain.QUALITY)]
     table = f.pivot_table(index=["method", "rule"], columns="metric", values="value", aggfunc="mean")
     return table[list(explain.QUALITY)]
 
 
-def duplicated_share(result: Result) -> float:
+def duplicated_share(result: ChapterResult) -> float:
     f = result.frame[(result.frame["setting"] == "main") & (result.frame["metric"] == "duplicated_hidden_units")]
     return float(f["value"].mean())
 
@@ -493,8 +518,8 @@ def duplicated_share(result: Result) -> float:
 # ---------------------------------------------------------------------------------------------------- figures
 
 
-def mask_figure(result: Result) -> plt.Figure:
-    m = result.figures["mask"]
+def mask_figure(result: ChapterResult) -> plt.Figure:
+    m = result["figures"]["mask"]
     order = np.argsort(-m["mask"].sum(0), kind="stable")[:60]
     fig, ax = plt.subplots(figsize=(11, 4.2))
     ax.imshow(m["mask"][:, order], cmap="Greys", aspect="auto", interpolation="nearest")
@@ -505,21 +530,21 @@ def mask_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def loss_figure(result: Result) -> plt.Figure:
+def loss_figure(result: ChapterResult) -> plt.Figure:
     fig, ax = plt.subplots()
     labels = {"SEMAUTO": "SEMAUTO (masked)", "binary": "same network, fully connected"}
-    for variant, losses in result.figures["losses"].items():
+    for variant, losses in result["figures"]["losses"].items():
         ax.plot(np.arange(1, len(losses) + 1), losses, label=labels[variant])
     ax.set_yscale("log")
     ax.legend()
     plots.label_axes(ax, "epoch", "training loss (sum over all users)",
-                     f"Reconstruction loss, seed {result.params['seeds'][0]}")
+                     f"Reconstruction loss, seed {result.config.seeds[0]}")
     return fig
 
 
-def profile_figure(result: Result) -> plt.Figure:
+def profile_figure(result: ChapterResult) -> plt.Figure:
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
-    for ax, (name, top) in zip(axes, result.figures["profiles"].items()):
+    for ax, (name, top) in zip(axes, result["figures"]["profiles"].items()):
         ax.barh(range(len(top))[::-1], top["weight"], color=plots.PALETTE[0])
         ax.set_yticks(range(len(top))[::-1], [t[:48] for t in top["label"]], fontsize=8)
         plots.label_axes(ax, "profile weight (min-max scaled)", "feature", name)
@@ -527,9 +552,9 @@ def profile_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def k_figure(result: Result) -> plt.Figure:
+def k_figure(result: ChapterResult) -> plt.Figure:
     fig, ax = plt.subplots()
-    ks = result.params["ks"]
+    ks = result.config.ks
     for method in ("SEMAUTO-kNN", "SEMAUTO-kNN-w2v", "untrained-kNN", "binary-kNN"):
         runs = [method_values(result, method, k=k).to_numpy() for k in ks]
         if all(len(r) for r in runs):
@@ -543,11 +568,11 @@ def k_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def summation_figure(result: Result) -> plt.Figure:
+def summation_figure(result: ChapterResult) -> plt.Figure:
     """Left: where the summation score of the recommended films comes from, by how many films a feature links.
     Right: how alike the users' top-10 lists are (mean Jaccard overlap between two users' lists)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2))
-    shares = result.figures["shares"]
+    shares = result["figures"]["shares"]
     width = 0.4
     for i, (method, share) in enumerate(shares.items()):
         left.bar(np.arange(len(share)) + (i - 0.5) * width, share.to_numpy(), width, label=LABELS[method])
@@ -568,9 +593,9 @@ def summation_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def cold_figure(result: Result) -> plt.Figure:
+def cold_figure(result: ChapterResult) -> plt.Figure:
     f = result.frame[result.frame["metric"] == "bin_ndcg@10"]
-    order = bin_labels(result.params["cold_bins"])
+    order = bin_labels(result.config.cold_bins)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for method in ("SEMAUTO-kNN", "SEMAUTO-kNN-w2v", "untrained-kNN", "binary-kNN", "SEMAUTO-sum",
                    "UserKNN (ratings)", "EASE", "Mult-DAE", "Pop", "Random"):
@@ -592,12 +617,12 @@ ALTERNATIVE_K = 20  # a fixed neighbourhood instead of the validation-chosen one
 MARGIN_SHARE = 0.02  # non-inferiority margins: 2% of the reference model's mean, a difference a table reader notices
 
 
-def alternative_k(result: Result) -> int:
-    ks = result.params["ks"]
+def alternative_k(result: ChapterResult) -> int:
+    ks = result.config.ks
     return ALTERNATIVE_K if ALTERNATIVE_K in ks else ks[len(ks) // 2]
 
 
-def _pair(result: Result, a: str, b: str, metric: str = "ndcg@10", setting: str = "main",
+def _pair(result: ChapterResult, a: str, b: str, metric: str = "ndcg@10", setting: str = "main",
           candidates: str | None = None, k: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Per-seed values of two methods under one choice, aligned on the seed (None if one of them was not run)."""
     def values(m):
@@ -610,11 +635,11 @@ def _pair(result: Result, a: str, b: str, metric: str = "ndcg@10", setting: str 
     return x.loc[common].to_numpy(), y.loc[common].to_numpy()
 
 
-def _alternatives(result: Result, a: str, b: str, metric: str, judge) -> dict[str, C.Judgement]:
+def _alternatives(result: ChapterResult, a: str, b: str, metric: str, judge) -> dict[str, C.Judgement]:
     """The claim re-judged under each alternative choice: every alternative setting, the other candidate set, a
     fixed k, and precision instead of nDCG (for accuracy claims)."""
-    other = [c for c in CANDIDATES if c != result.params["candidates"]][0]
-    choices = {alt: dict(setting=alt) for alt in result.params["alternatives"]}
+    other = [c for c in CANDIDATES if c != result.config.candidates][0]
+    choices = {alt: dict(setting=alt) for alt in result.config.settings[1:]}
     choices[f"candidates={other}"] = dict(candidates=other)
     if any(m in FAMILY and FAMILY[m][1] == "knn" for m in (a, b)):
         choices[f"k = {alternative_k(result)} for every kNN"] = dict(k=alternative_k(result))
@@ -628,16 +653,9 @@ def _alternatives(result: Result, a: str, b: str, metric: str, judge) -> dict[st
     return out
 
 
-def resampling(params: dict) -> C.Resampling:
-    """The chapter's seeds as random re-splits (per-user holdouts) of the ratings: the sizes of the first seed's
-    fitted training part and its test part (what the corrected resampled t needs)."""
-    split = holdout(params["seeds"][0], "holdout", 0.2, valid_fraction=0.2)
-    return C.Resampling.random_splits(split.fit_train.nnz, split.test.nnz, "ratings")
-
-
-def claims(result: Result) -> list[C.Claim]:
+def claims(result: ChapterResult) -> list[C.Claim]:
     out = []
-    design = resampling(result.params)
+    design = result["design"]
 
     def compare(cid, statement, paper, a, b, metric="ndcg@10"):
         def judge(x, y):
@@ -675,7 +693,7 @@ def claims(result: Result) -> list[C.Claim]:
                        f"vectors (nDCG@10, non-inferiority margin {MARGIN_SHARE:.0%} of user-kNN's)",
                        "competitive with CF baselines", main, alternatives))
     out.append(_neighbours_claim(result))
-    relations = [alt for alt in result.params["alternatives"] if alt.startswith("relations=")]
+    relations = [alt for alt in result.config.settings[1:] if alt.startswith("relations=")]
     if relations:
         alt = relations[0]
         x = method_values(result, "SEMAUTO-kNN", setting=alt)
@@ -685,7 +703,7 @@ def claims(result: Result) -> list[C.Claim]:
         xk = method_values(result, "SEMAUTO-kNN", setting=alt, k=alternative_k(result))
         yk = method_values(result, "SEMAUTO-kNN", k=alternative_k(result))
         out.append(C.claim("more_relations_help", f"More feature types help: SEMAUTO-kNN with {alt} beats the main "
-                           f"{result.params['relations']} features (nDCG@10)", "more feature types help",
+                           f"{result.config.relations} features (nDCG@10)", "more feature types help",
                            C.paired(x.to_numpy(), y.to_numpy(), design=design, label=f"{alt} - main"),
                            {"feature summation instead of kNN": C.paired(xs.to_numpy(), ys.to_numpy(),
                                                                         design=design, label=f"{alt} - main"),
@@ -696,9 +714,9 @@ def claims(result: Result) -> list[C.Claim]:
     return out
 
 
-def _neighbours_claim(result: Result) -> C.Claim:
-    ks = result.params["ks"]
-    design = resampling(result.params)
+def _neighbours_claim(result: ChapterResult) -> C.Claim:
+    ks = result.config.ks
+    design = result["design"]
     lo, mid, hi = (method_values(result, "SEMAUTO-kNN", k=k).to_numpy() for k in (ks[0], ks[len(ks) // 2], ks[-1]))
     wlo, whi = (method_values(result, "SEMAUTO-kNN-w2v", k=k).to_numpy() for k in (ks[0], ks[-1]))
     alternatives = {f"k={ks[len(ks) // 2]} vs k={ks[0]}": C.paired(mid, lo, design=design,
@@ -706,26 +724,26 @@ def _neighbours_claim(result: Result) -> C.Claim:
     if len(wlo) > 1:
         alternatives["enriched profiles"] = C.paired(whi, wlo, design=design, label=f"k={ks[-1]} - k={ks[0]}")
     return C.claim("more_neighbours", f"Accuracy grows from k={ks[0]} to k={ks[-1]} neighbours (SEMAUTO-kNN, "
-                   "nDCG@10)", "best k around 50 in 2018", C.paired(hi, lo, design=design, label=f"k={ks[-1]} - k={ks[0]}"),
-                   alternatives)
+                   "nDCG@10)", "best k around 50 in 2018",
+                   C.paired(hi, lo, design=design, label=f"k={ks[-1]} - k={ks[0]}"), alternatives)
 
 
-def cold_values(result: Result, method: str, bin_label: str) -> pd.Series:
+def cold_values(result: ChapterResult, method: str, bin_label: str) -> pd.Series:
     f = result.frame
     f = f[(f["metric"] == "bin_ndcg@10") & (f["method"] == method) & (f["bin"] == bin_label)]
     return f.set_index("seed")["value"].sort_index()
 
 
-def _cold_claim(result: Result) -> C.Claim:
+def _cold_claim(result: ChapterResult) -> C.Claim:
     """The paper's cold-user claim, judged in the bin of the users with the fewest training ratings."""
-    order = bin_labels(result.params["cold_bins"])
+    order = bin_labels(result.config.cold_bins)
     present = [b for b in order if len(cold_values(result, "SEMAUTO-kNN", b)) > 1]
     coldest = present[0]
 
     def versus(other, b=coldest, method="SEMAUTO-kNN"):
         x, y = cold_values(result, method, b), cold_values(result, other, b)
         common = x.index.intersection(y.index)
-        return C.paired(x.loc[common].to_numpy(), y.loc[common].to_numpy(), design=resampling(result.params),
+        return C.paired(x.loc[common].to_numpy(), y.loc[common].to_numpy(), design=result["design"],
                         label=f"{method} - {other} ({b})")
     alternatives = {"against user-kNN on the ratings": versus("UserKNN (ratings)"),
                     "against Mult-DAE": versus("Mult-DAE")}
@@ -738,17 +756,17 @@ def _cold_claim(result: Result) -> C.Claim:
                    alternatives)
 
 
-def explanation_values(result: Result, method: str, rule: str, metric: str) -> pd.Series:
+def explanation_values(result: ChapterResult, method: str, rule: str, metric: str) -> pd.Series:
     f = result.frame
     f = f[(f["metric"] == metric) & (f["method"] == method) & (f["rule"] == rule)]
     return f.set_index("seed")["value"].sort_index()
 
 
-def _explanation_claims(result: Result) -> list[C.Claim]:
-    limit = f"features of <= {result.params['explain_max_items']} films"
+def _explanation_claims(result: ChapterResult) -> list[C.Claim]:
+    limit = f"features of <= {result.config.explain_max_items} films"
     authors, ours = "all features", limit
 
-    design = resampling(result.params)
+    design = result["design"]
     most = C.Bound(0.5, "the claim says most recommended films: more than half")
 
     def grounded(method, rule):
@@ -760,7 +778,7 @@ def _explanation_claims(result: Result) -> list[C.Claim]:
         return C.threshold(explanation_values(result, method, rule, "ubiquitous").to_numpy(),
                            below=C.Bound(0.5, "the claim says fewer than half of the explanations"), design=design,
                            label=f"share of {method} explanations citing a feature of > "
-                                 f"{result.params['explain_max_items']} films")
+                                 f"{result.config.explain_max_items} films")
     return [
         C.claim("explanations_grounded", "Explanations point to the user's own taste: for most recommended films "
                 "(> 50%), the heaviest feature links to a film the user rated 4 or 5 (SEMAUTO-kNN, authors' rule: "
@@ -768,7 +786,7 @@ def _explanation_claims(result: Result) -> list[C.Claim]:
                 {"feature summation": grounded("SEMAUTO-sum", authors),
                  f"only {limit}": grounded("SEMAUTO-kNN", ours)}),
         C.claim("explanations_specific", "Explanations are specific: fewer than half cite a ubiquitous feature "
-                f"(one linked to more than {result.params['explain_max_items']} films), SEMAUTO-kNN, authors' rule",
+                f"(one linked to more than {result.config.explain_max_items} films), SEMAUTO-kNN, authors' rule",
                 "explained by the top features", ubiquitous("SEMAUTO-kNN", authors),
                 {"feature summation": ubiquitous("SEMAUTO-sum", authors)}),
     ]
@@ -787,21 +805,21 @@ def _chosen(records: pd.DataFrame) -> str:
     return ", ".join(f"{v:g} ({n} seed{'s' if n > 1 else ''})" for v, n in counts.items())
 
 
-def numbers(result: Result) -> dict:
-    fig = result.figures
-    p = result.params
-    out = {"n_seeds": len(p["seeds"]), "min_items": p["min_items"], "relations": p["relations"],
-           "explain_max_items": p["explain_max_items"], "user0": p["show_users"][0], "seed0": p["seeds"][0],
+def numbers(result: ChapterResult) -> dict:
+    fig = result["figures"]
+    p = result.config
+    out = {"n_seeds": len(p.seeds), "min_items": p.min_items, "relations": p.relations,
+           "explain_max_items": p.explain_max_items, "user0": p.show_users[0], "seed0": p.seeds[0],
            "profile_corr": fig["profile_corr"], "sum_vs_nfeat": fig["sum_vs_nfeat"],
            "sum_top_nfeat": fig["sum_top_nfeat"], "catalogue_nfeat": fig["catalogue_nfeat"],
            "min_train_ratings": fig["min_train_ratings"],
            "small_user": fig["mask"]["user"], "small_items": int(fig["mask"]["mask"].shape[0]),
            "small_feats": int(fig["mask"]["mask"].shape[1]), "duplicated_pct": 100 * duplicated_share(result),
-           "n_alternatives": len(p["alternatives"]), "w2v_epochs": p["w2v_epochs"]}
+           "n_alternatives": len(p.settings) - 1, "w2v_epochs": p.w2v_epochs}
     g = graph_table(result).mean()
     out |= {"n_edges_k": g["edges"] / 1e3, "n_hidden_k": g["hidden_units"] / 1e3,
             "n_classes_k": g["distinct_hidden_units"] / 1e3, "n_features": int(g["features"])}
-    out["train_s"] = float(np.median(result.outcome.job_seconds[:len(p["seeds"])]))
+    out["train_s"] = float(np.median(result["train_seconds"]))
     for method in TABLE_METHODS:
         values = method_values(result, method)
         if len(values):
@@ -810,20 +828,20 @@ def numbers(result: Result) -> dict:
             out[f"cov_{_key(method)}"] = float(method_values(result, method, "coverage@10").mean())
             out[f"overlap_{_key(method)}"] = float(method_values(result, method, "overlap@10").mean())
     k_best = result.frame[(result.frame["setting"] == "main") & (result.frame["method"] == "SEMAUTO-kNN") &
-                          (result.frame["metric"] == "k_best") & (result.frame["candidates"] == p["candidates"])]
+                          (result.frame["metric"] == "k_best") & (result.frame["candidates"] == p.candidates)]
     out["k_best"] = _chosen(k_best)
-    top_two = sorted(p["ks"])[-2:]
+    top_two = sorted(p.ks)[-2:]
     out["k_top"], out["k_next"] = top_two[-1], top_two[0]
     out["k_top_gain"] = float(method_values(result, "SEMAUTO-kNN", k=top_two[-1]).mean()
                               - method_values(result, "SEMAUTO-kNN", k=top_two[0]).mean())
-    main_runs = result.frame[(result.frame["setting"] == "main") & (result.frame["candidates"] == p["candidates"])]
+    main_runs = result.frame[(result.frame["setting"] == "main") & (result.frame["candidates"] == p.candidates)]
     for method, metric, key in (("UserKNN (ratings)", "k_best", "k_best_userknn"), ("ItemKNN", "k_best",
                                 "k_best_itemknn"), ("EASE", "l2_best", "l2_best_ease")):
         out[key] = _chosen(main_runs[(main_runs["method"] == method) & (main_runs["metric"] == metric)])
     dae = main_runs[(main_runs["method"] == "Mult-DAE") & (main_runs["metric"] == "epochs_best")]["value"]
     out["dae_epochs"] = ", ".join(str(int(e)) for e in dae)
-    out["dae_max_epochs"] = p["dae_epochs"]
-    order = bin_labels(p["cold_bins"])
+    out["dae_max_epochs"] = p.dae_epochs
+    order = bin_labels(p.cold_bins)
     out["coldest_bin"] = order[0]
     for method in ("SEMAUTO-kNN", "SEMAUTO-kNN-w2v", "binary-kNN", "EASE", "UserKNN (ratings)"):
         out[f"cold_{_key(method)}"] = float(cold_values(result, method, order[0]).mean())
@@ -833,23 +851,3 @@ def numbers(result: Result) -> dict:
         for metric, value in row.items():
             out[f"expl_{_key(method)}_{tag}_{metric}"] = 100 * float(value)
     return out
-
-
-def save(result: Result, chapter_claims: list[C.Claim], results_dir: str = "") -> Path:
-    config = {**result.params, "test_fraction": 0.2, "valid_fraction_of_train": 0.2,
-              "relevant_threshold": THRESHOLD, "w2v": {**S.W2V_SETTINGS, "epochs": result.params["w2v_epochs"]},
-              "w2v_max_features": W2V_MAX_FEATURES,
-              "deviations": ["MovieLens-100K with KB4Rec Freebase features instead of ML-1M/ML-20M with DBpedia; "
-                             "the authors' DBpedia subjects (dct:subject) are approximated by Freebase genre + "
-                             "subject features",
-                             "the 'binary' profile is the same per-user network fully connected (it collapses to "
-                             "one effective hidden unit, so its profile is the user's feature set); the plain "
-                             "autoencoder of the claims is Mult-DAE on the same users",
-                             "loss = 1/2 sum over the user's rated films (Java), not the TF mean",
-                             "user-kNN k chosen per seed on a validation part carved from training; every model is "
-                             "fitted on the remaining 80% of the training ratings",
-                             "word2vec enrichment only where the feature space has <= w2v_max_features features "
-                             "(its cost grows with the sentence length: 22 s per epoch with all relations)",
-                             "the Java code's back-propagation defects are not reproduced (textbook gradients)"]}
-    return write("semauto", results_dir, config=config, seeds=result.params["seeds"], metrics=result.frame,
-                 claims=chapter_claims, timings=result.timings)

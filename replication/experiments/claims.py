@@ -37,7 +37,8 @@ splits keeps the standard error above s sqrt(n_test/n_train)).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -50,9 +51,9 @@ from ..errors import ConfigError, DataError
 from ..metrics import mean_ci
 
 __all__ = ["VERDICTS", "ROBUSTNESS", "KINDS", "Resampling", "INDEPENDENT", "Bound", "relative_margin",
-           "Judgement", "Claim", "summarise", "pair", "interval", "paired", "bootstrap", "noninferior", "equivalent", "every",
-           "some", "threshold", "all_of", "holm", "benjamini_hochberg", "claim", "robustness", "claims_table",
-           "power", "detectable", "runs_needed"]
+           "Judgement", "Claim", "summarise", "select", "per_run", "pair", "aligned", "ci_text", "interval",
+           "paired", "bootstrap", "noninferior", "equivalent", "every", "some", "threshold", "all_of", "holm",
+           "benjamini_hochberg", "claim", "robustness", "claims_table", "power", "detectable", "runs_needed"]
 
 VERDICTS = ("holds", "does not hold", "inconclusive")
 ROBUSTNESS = ("robust", "fragile", "reversed", "no alternative")
@@ -239,25 +240,45 @@ def summarise(frame: pd.DataFrame, by: str | Sequence[str], value: str = "value"
     return pd.DataFrame(rows)
 
 
+def select(frame: pd.DataFrame, metric: str | None = None, **where: Any) -> pd.DataFrame:
+    """The records of `metric` (any metric when None) whose columns equal the values of `where`."""
+    rows = frame if metric is None else frame[frame["metric"] == metric]
+    for column, wanted in where.items():
+        if column not in rows:
+            raise DataError(f"no column {column!r} to select on; the records have {list(frame.columns)}")
+        rows = rows[rows[column] == wanted]
+    return rows
+
+
+def per_run(frame: pd.DataFrame, metric: str, on: str | Sequence[str] = "seed", **where: Any) -> pd.Series:
+    """One value of `metric` per run (indexed by `on`: the seed, or seed and fold) for the records matching `where`;
+    more than one record per run is an error (add a selecting column)."""
+    on = [on] if isinstance(on, str) else list(on)
+    rows = select(frame, metric, **where)
+    if rows.duplicated(on).any():
+        raise DataError(f"more than one {metric} value per {on} for {where}: add a selecting column")
+    return rows.set_index(on)["value"].sort_index()
+
+
 def pair(frame: pd.DataFrame, a: Mapping[str, Any], b: Mapping[str, Any], metric: str,
          on: str | Sequence[str] = "seed") -> tuple[np.ndarray, np.ndarray]:
     """The values of `metric` for the rows matching `a` and those matching `b` (column -> value), aligned on
     `on` (the seed, or seed and fold: same split, same initialisation), from a tidy frame of records."""
-    on = [on] if isinstance(on, str) else list(on)
+    left, right = per_run(frame, metric, on, **a), per_run(frame, metric, on, **b)
+    return aligned(left, right, f"{dict(a)} and {dict(b)} for metric {metric}")
 
-    def select(where: Mapping[str, Any]) -> pd.Series:
-        rows = frame[frame["metric"] == metric]
-        for column, wanted in where.items():
-            rows = rows[rows[column] == wanted]
-        if rows.duplicated(on).any():
-            raise DataError(f"more than one {metric} value per {on} for {dict(where)}: add a selecting column")
-        return rows.set_index(on)["value"]
 
-    left, right = select(a), select(b)
+def aligned(left: pd.Series, right: pd.Series, what: str = "the two series") -> tuple[np.ndarray, np.ndarray]:
+    """Two per-run series restricted to their common runs, in run order (what a paired test reads)."""
     common = left.index.intersection(right.index).sort_values()
     if len(common) == 0:
-        raise DataError(f"no common {on} between {dict(a)} and {dict(b)} for metric {metric}")
+        raise DataError(f"no common runs between {what}")
     return left.loc[common].to_numpy(float), right.loc[common].to_numpy(float)
+
+
+def ci_text(values: Any) -> str:
+    """"mean ± half-width" of the plain 95% t-interval over runs: the spread a table shows beside a mean."""
+    return "{:.4f} ± {:.4f}".format(*mean_ci(np.asarray(values, dtype=float)))
 
 
 def _check_design(design: Any) -> Resampling:
@@ -365,8 +386,8 @@ def paired(a: Any, b: Any, *, design: Resampling, higher_is_better: bool = True,
     return Judgement(_three_way(low, high, 0.0), _account(label, *raw, runs.n),
                      f"paired {design.describe(runs.n)} ({'higher' if higher_is_better else 'lower'} is better)",
                      "paired", runs.two_sided(0.0), None, runs.power(runs.mean),
-                     design=design, again=lambda **kw: paired(a, b, **{"design": design, "higher_is_better": higher_is_better,
-                                                  "label": label, **kw}))
+                     design=design,
+                     again=partial(paired, a, b, design=design, higher_is_better=higher_is_better, label=label))
 
 
 def bootstrap(a: Any, b: Any, *, higher_is_better: bool = True, n_boot: int = 2000, seed: int = 0,
@@ -400,8 +421,9 @@ def noninferior(a: Any, b: Any, *, margin: Bound, design: Resampling, higher_is_
                      _account(label, *raw, runs.n) + f"; margin {margin.value:.3g}" + _noise_note(margin, reference),
                      f"non-inferiority, paired {design.describe(runs.n)}, margin {margin.value:.3g}",
                      "non-inferiority", runs.two_sided(-margin.value), margin, runs.power(runs.mean + margin.value),
-                     design=design, again=lambda **kw: noninferior(a, b, **{"margin": margin, "design": design,
-                                                       "higher_is_better": higher_is_better, "label": label, **kw}))
+                     design=design,
+                     again=partial(noninferior, a, b, margin=margin, design=design, higher_is_better=higher_is_better,
+                                   label=label))
 
 
 def equivalent(a: Any, b: Any, *, margin: Bound, design: Resampling, label: str = "A - B") -> Judgement:
@@ -418,7 +440,7 @@ def equivalent(a: Any, b: Any, *, margin: Bound, design: Resampling, label: str 
                      _noise_note(margin, np.asarray(b, dtype=float)),
                      f"equivalence, paired {design.describe(runs.n)}, margin +-{m:.3g}", "equivalence",
                      min(p_inside, p_outside), margin, runs.power(m - abs(runs.mean)),
-                     design=design, again=lambda **kw: equivalent(a, b, **{"margin": margin, "design": design, "label": label, **kw}))
+                     design=design, again=partial(equivalent, a, b, margin=margin, design=design, label=label))
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
@@ -469,8 +491,8 @@ def every(settings: Mapping[str, tuple[Any, Any]], *, design: Resampling, higher
                      f"intersection-union over {len(runs)} settings: each a paired {design.describe(n)}; opposite "
                      "settings Holm-corrected", "every", float(min(better.max(), worse.min())), None,
                      weakest.power(weakest.mean),
-                     design=design, again=lambda **kw: every(settings, **{"design": design, "higher_is_better": higher_is_better,
-                                                     "label": label, **kw}))
+                     design=design,
+                     again=partial(every, settings, design=design, higher_is_better=higher_is_better, label=label))
 
 
 def some(settings: Mapping[str, tuple[Any, Any]], *, design: Resampling, higher_is_better: bool = True,
@@ -488,8 +510,8 @@ def some(settings: Mapping[str, tuple[Any, Any]], *, design: Resampling, higher_
                               f"opposite ({_per_setting(runs, higher_is_better, label)})",
                      f"Holm over {len(runs)} settings, each a paired {design.describe(n)}", "some",
                      float(min(better.min(), worse.max())), None, best.power(best.mean),
-                     design=design, again=lambda **kw: some(settings, **{"design": design, "higher_is_better": higher_is_better,
-                                                    "label": label, **kw}))
+                     design=design,
+                     again=partial(some, settings, design=design, higher_is_better=higher_is_better, label=label))
 
 
 def _check_bound(bound: Any, name: str, positive: bool = False) -> Bound:
@@ -517,8 +539,8 @@ def threshold(values: Any, *, design: Resampling, above: Bound | None = None, be
     measured = f"{label} = {runs.mean:.4g} (95% CI [{low:.4g}, {high:.4g}], {runs.n} runs); claim {side}"
     return Judgement(verdict, measured, f"{design.describe(runs.n)} against the threshold {side}", "threshold",
                      runs.two_sided(bound.value), bound, runs.power(runs.mean - bound.value),
-                     design=design, again=lambda **kw: threshold(values, **{"design": design, "above": above, "below": below,
-                                                       "label": label, **kw}))
+                     design=design,
+                     again=partial(threshold, values, design=design, above=above, below=below, label=label))
 
 
 def all_of(flags: Any, *, label: str = "seeds") -> Judgement:

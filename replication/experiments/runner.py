@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from .. import settings
 from ..checks import check_int
 from ..errors import ConfigError
 
@@ -97,11 +98,8 @@ def _worker_init() -> None:
 
 
 def cache_dir() -> Path | None:
-    """$REPLICATION_CACHE (or _build/cache at the project root); None when it is "off"."""
-    env = os.environ.get("REPLICATION_CACHE", "")
-    if env.lower() == "off":
-        return None
-    return Path(env) if env else PACKAGE.parent / "_build" / "cache"
+    """The job cache (`settings.cache_dir`: $REPLICATION_CACHE, or _build/cache; None when it is "off")."""
+    return settings.cache_dir()
 
 
 @lru_cache(maxsize=1)
@@ -192,10 +190,11 @@ def _pool(n_jobs: int):
     return get_reusable_executor(max_workers=n_jobs, timeout=POOL_IDLE_SECONDS, initializer=_worker_init, env=env)
 
 
-def run(jobs: Sequence[Job], *, n_jobs: int = 2, use_cache: bool = True, progress: bool = True,
+def run(jobs: Sequence[Job], *, n_jobs: int = 0, use_cache: bool = True, progress: bool = True,
         desc: str = "jobs") -> Outcome:
-    """Run every job (cached ones are loaded) and return the tidy frame of their labelled records."""
-    n_jobs = check_int("n_jobs", n_jobs, 1)
+    """Run every job (cached ones are loaded) and return the tidy frame of their labelled records. `n_jobs` worker
+    processes (0: every core this process may use); the records do not depend on it."""
+    n_jobs = check_int("n_jobs", n_jobs, 0) or settings.available_cores()
     start = time.perf_counter()
     folder = cache_dir() if use_cache else None
     outputs: list[JobOutput | None] = [None] * len(jobs)
