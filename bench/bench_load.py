@@ -26,12 +26,10 @@ def busy(stop) -> None:
 
 def chapter_seconds(name: str, params: dict) -> float:
     """Wall time of the chapter's experiments (its module's run(), the notebook's bulk) at `params`."""
-    import inspect
-
     module = importlib.import_module(f"replication.chapters.{name}")
-    accepted = inspect.signature(module.run).parameters
+    config = module.Config.of({k: v for k, v in params.items() if k != "results_dir"})
     start = time.perf_counter()
-    module.run(**{k: v for k, v in params.items() if k in accepted})  # the notebook-only ones dropped
+    module.run(config)
     return time.perf_counter() - start
 
 

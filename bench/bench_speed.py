@@ -24,7 +24,6 @@ Usage: python bench/bench_speed.py [--epochs 20] [--parts autorec vae shapes] [-
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -285,15 +284,15 @@ def main(argv=None) -> None:
             for (dev, label, s) in seconds if dev == "cpu"))
     log = ROOT / "_build" / "executed" / "execution_log.json"
     if log.exists():
-        entries = json.loads(log.read_text())
-        total = sum(e["seconds"] or 0 for e in entries.values())
-        print(f"\nChapter execution times of the last book build ({log.relative_to(ROOT)}), share of the total:")
-        for name, entry in entries.items():
-            print(f"  {name:<16} {entry['seconds'] or float('nan'):7.1f} s  {100 * (entry['seconds'] or 0) / total:5.1f}%")
-        print(f"  {'total':<16} {total:7.1f} s")
-    else:
-        print("\n(no book build yet: run `make book` for the chapter execution times)")
+        from replication import report as reports
+        from replication import results
 
+        table = reports.cost_table(reports.load_all_results(results.default_results_dir()),
+                                   reports.execution_table(log))
+        print(f"\nWhat each chapter cost in the last book build ({log.relative_to(ROOT)} and results/*.json):")
+        print(table.to_string())
+    else:
+        print("\n(no book build yet: run `make book` for the chapters' jobs, CPU seconds and wall seconds)")
 
 if __name__ == "__main__":
     main()

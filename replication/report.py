@@ -44,6 +44,20 @@ def execution_table(log_path: str | Path) -> pd.DataFrame:
     return table
 
 
+def cost_table(all_results: dict[str, dict], executions: pd.DataFrame) -> pd.DataFrame:
+    """Per chapter: its runner jobs, their CPU seconds (one thread each, as the chapter's results file recorded
+    them) and the chapter's wall seconds in this build (its notebook's execution)."""
+    rows = []
+    for chapter, payload in all_results.items():
+        timings = payload.get("timings", {})
+        wall = executions["seconds"].get(chapter, float("nan")) if len(executions) else float("nan")
+        rows.append({"chapter": chapter, "jobs": int(timings.get("jobs", 0)),
+                     "job CPU s": float(timings.get("job cpu seconds", 0.0)), "wall s": wall})
+    table = pd.DataFrame(rows, columns=["chapter", "jobs", "job CPU s", "wall s"]).set_index("chapter")
+    table.loc["total"] = table.sum(numeric_only=True)
+    return table.round(1)
+
+
 def claims_table(all_results: dict[str, dict]) -> pd.DataFrame:
     """All claims of all chapters: verdict, p-value, book-wide q-value, robustness under the alternative choices,
     the test and the alternatives' verdicts."""

@@ -167,10 +167,17 @@ def read_results(path: str | Path) -> dict:
 
 
 class Timer:
-    """Collects wall-clock seconds per named stage: `with timer("train"): ...`."""
+    """Collects wall-clock seconds per named stage (`with timer("train"): ...`) and, through :meth:`count`, the
+    number of runner jobs and their CPU seconds (each job runs on one thread), for the book's table of costs."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+
+    def count(self, outcome: Any) -> Any:
+        """Add a runner outcome's jobs and their seconds (cached jobs count the seconds they once took)."""
+        self.seconds["jobs"] = self.seconds.get("jobs", 0) + len(outcome.job_seconds)
+        self.seconds["job cpu seconds"] = self.seconds.get("job cpu seconds", 0.0) + float(sum(outcome.job_seconds))
+        return outcome
 
     @contextmanager
     def __call__(self, stage: str) -> Iterator[None]:

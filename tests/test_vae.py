@@ -328,6 +328,33 @@ def test_patience_stops_training():
     assert h.attrs["stopped_early"] and len(h) == h.attrs["best_epoch"] + 3 < 200
 
 
+def test_a_monitored_validation_gives_the_run_that_would_have_stopped_on_it():
+    """One C-VAE training validated on conditioned rows and monitored on unconditioned ones: its monitored twin has
+    exactly the weights, best epoch and length of a separate run validated on the unconditioned rows alone, and
+    the main model is exactly the run without a monitor."""
+    X, conds, _ = two_tribes()
+    fold_in, held_out = split_rows(X, seed=1)
+    valid, row_conds = protocols.conditioned_validation(fold_in, held_out, conds)
+    plain = Validation(held_out, fold_in=fold_in, metric="ndcg@100")
+    settings = dict(epochs=60, seed=4, **{**SMALL, "patience": 2})
+    both = MultVAE(**settings).fit(X, valid=valid, side=conds, valid_conditions=row_conds, monitor=plain)
+    alone = MultVAE(**settings).fit(X, valid=valid, side=conds, valid_conditions=row_conds)
+    unconditioned = MultVAE(**settings).fit(X, valid=plain, side=conds)
+    twin = both.monitored()
+    assert len(both.history_) == len(alone.history_)
+    assert {k: both.history_.attrs[k] for k in ("best_epoch", "stopped_early")} == alone.history_.attrs
+    np.testing.assert_array_equal(both.history_["valid"], alone.history_["valid"])
+    np.testing.assert_array_equal(both.score(fold_in, condition=1), alone.score(fold_in, condition=1))
+    assert twin.history_.attrs["best_epoch"] == unconditioned.history_.attrs["best_epoch"]
+    assert len(twin.history_) == len(unconditioned.history_)
+    np.testing.assert_array_equal(twin.history_["valid"], unconditioned.history_["valid"])
+    np.testing.assert_array_equal(twin.score(fold_in), unconditioned.score(fold_in))
+    assert both.history_.attrs["best_epoch"] != twin.history_.attrs["best_epoch"] or \
+        len(both.history_) != len(twin.history_), "the two criteria should stop differently in this case"
+    with pytest.raises(ConfigError, match="monitor"):
+        MultVAE(**settings).fit(X).monitored()
+
+
 def test_beta_annealing_schedule_and_dae_has_no_kl():
     X, _, _ = two_tribes(n_users=32)
     h = MultVAE(epochs=4, seed=0, beta_cap=0.3, anneal_steps=5, **SMALL).fit(X).history_  # 2 updates per epoch

@@ -167,7 +167,7 @@ def run(config: Config = Config()) -> ChapterResult:
     timer = results.Timer()
     todo = jobs(config)
     with timer("all runs"):
-        outcome = runner.run(todo, n_jobs=config.n_jobs, desc="autoencoders")
+        outcome = timer.count(runner.run(todo, n_jobs=config.n_jobs, desc="autoencoders"))
     autorec_out, vae_out = {}, {}
     for job, art in zip(todo, outcome.artifacts):
         if art is not None:

@@ -160,7 +160,7 @@ def run(config: Config = Config()) -> ChapterResult:
                        labels={"seed": s}, cost=COST.get(g, 1.0)) for s in c.seeds for g in groups]
     timer = results.Timer()
     with timer("train and evaluate"):
-        outcome = runner.run(jobs, n_jobs=c.n_jobs, desc="comparison")
+        outcome = timer.count(runner.run(jobs, n_jobs=c.n_jobs, desc="comparison"))
     frame = outcome.frame[outcome.frame["model"].isin(names)]
     split = holdout(c.seeds[0], "holdout", 0.2, valid_fraction=0.2, **source)
     used = chosen | ({"SEMAUTO": semauto_settings} if semauto else {})

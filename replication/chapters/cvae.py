@@ -37,6 +37,7 @@ VARIANTS = {"Mult-VAE beta 0.008": {"beta_cap": "alternative"},
             "C-VAE (unconditioned validation)": {"conditioned": True, "conditioned_validation": False},
             "C-VAE full": {"conditioned": True, "cond_per_epoch": None}}
 STUDIED = {"C-VAE": "C-VAE", "C-VAE beta 0.008": "C-VAE beta 0.008"}  # networks whose latent space is studied
+TWIN = "C-VAE (unconditioned validation)"  # not a training of its own: the C-VAE run judged on another validation
 UNTRAINED = "untrained C-VAE"
 SPACES = ("full latent", "5 PCs", "10 PCs", "PC2 x PC5", "PC3 x PC5")
 CENTRES = ("unconditioned centroid", "mean of all points", "latent origin")
@@ -71,9 +72,13 @@ def _conditioned(label: str, scorer, split: splits.StrongSplit, G: np.ndarray, k
 
 def network_job(seed: int, fold: int, network: str, n_folds: int, n_valid_users: int, settings: dict[str, Any],
                 beta_alternative: float, k_cond: int, n_perm: int, silhouette_sample: int, latent_study: bool,
-                keep_figures: bool, dataset: str = "ml-100k", data_dir: str = "") -> runner.JobOutput:
+                keep_figures: bool, dataset: str = "ml-100k", data_dir: str = "", twin: bool = False
+                ) -> runner.JobOutput:
     """Train one network (or variant) on one fold: per-user test metrics, the conditioned evaluation, the training
-    history and, for a studied C-VAE on the first fold, the latent study (with the untrained network as control)."""
+    history and, for a studied C-VAE on the first fold, the latent study (with the untrained network as control).
+    `twin` (C-VAE): the same training also judged on unconditioned validation, which gives the TWIN variant exactly
+    as its own run would (the weights follow the same trajectory; only where it stops and which epoch it keeps
+    differ), at no extra training."""
     split = _folds(seed, n_folds, n_valid_users, dataset, data_dir)[fold]
     data = load_data(dataset, data_dir)
     G = data.genre_matrix()
@@ -83,24 +88,19 @@ def network_job(seed: int, fold: int, network: str, n_folds: int, n_valid_users:
     if spec.get("beta_cap") == "alternative":
         spec["beta_cap"] = beta_alternative
     model = models.MultVAE(seed=seed, **{**settings, **spec})
+    unconditioned = metrics.Validation(split.valid_out, fold_in=split.valid_in, metric="ndcg@100")
     if validate_conditioned:
         valid, valid_conditions = conditioned_validation(split.valid_in, split.valid_out, G)
     else:
-        valid, valid_conditions = metrics.Validation(split.valid_out, fold_in=split.valid_in, metric="ndcg@100"), None
-    model.fit(split.train, valid=valid, side=G if conditioned else None, valid_conditions=valid_conditions)
-    history = model.history_
-    records = [{"model": network, "metric": "best_epoch", "value": history.attrs["best_epoch"]},
-               {"model": network, "metric": "epochs_trained", "value": len(history)},
-               {"model": network, "metric": "train_seconds", "value": float(history["seconds"].sum())}]
-    base = fold_in_scorer(model, split.test_in)
-    if conditioned:
-        scorer = lambda c: fold_in_scorer(model, split.test_in, c)  # noqa: E731
-        records += _conditioned(f"{network} conditioned", scorer, split, G, k_cond, False)
-        records += _conditioned(f"{network} conditioned + filter", scorer, split, G, k_cond, True)
-    elif network == "Mult-VAE":
-        records += _conditioned("Mult-VAE unconditioned", lambda c: base, split, G, k_cond, False)
-        records += _conditioned("Mult-VAE + genre filter", lambda c: base, split, G, k_cond, True)
-    artifacts = {"per_user": _per_user(model, split, network), "history": history[["epoch", "valid", "loss", "beta"]]}
+        valid, valid_conditions = unconditioned, None
+    model.fit(split.train, valid=valid, side=G if conditioned else None, valid_conditions=valid_conditions,
+              monitor=unconditioned if twin else None)
+    records, artifacts = _network_outputs(model, network, conditioned, split, G, k_cond)
+    if twin:
+        more, extra = _network_outputs(model.monitored(), TWIN, True, split, G, k_cond)
+        records += more
+        artifacts |= {"per_user": pd.concat([artifacts["per_user"], extra["per_user"]], ignore_index=True),
+                      "twin history": extra["history"]}
     if latent_study:
         X = _all_users(split)
         names = list(data.genres)
@@ -115,6 +115,26 @@ def network_job(seed: int, fold: int, network: str, n_folds: int, n_valid_users:
         if keep_figures and network == "C-VAE":
             artifacts["worked user"] = worked_user(model, split, data)
     return runner.JobOutput(records, artifacts)
+
+
+def _network_outputs(model: models.MultVAE, network: str, conditioned: bool, split: splits.StrongSplit,
+                     G: np.ndarray, k_cond: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A trained network's records (training length, conditioned evaluation) and artifacts (per-user test metrics,
+    history) on one fold."""
+    history = model.history_
+    records = [{"model": network, "metric": "best_epoch", "value": history.attrs["best_epoch"]},
+               {"model": network, "metric": "epochs_trained", "value": len(history)},
+               {"model": network, "metric": "train_seconds", "value": float(history["seconds"].sum())}]
+    base = fold_in_scorer(model, split.test_in)
+    if conditioned:
+        scorer = lambda c: fold_in_scorer(model, split.test_in, c)  # noqa: E731
+        records += _conditioned(f"{network} conditioned", scorer, split, G, k_cond, False)
+        records += _conditioned(f"{network} conditioned + filter", scorer, split, G, k_cond, True)
+    elif network == "Mult-VAE":
+        records += _conditioned("Mult-VAE unconditioned", lambda c: base, split, G, k_cond, False)
+        records += _conditioned("Mult-VAE + genre filter", lambda c: base, split, G, k_cond, True)
+    shown = [c for c in ("epoch", "valid", "loss", "beta") if c in history]
+    return records, {"per_user": _per_user(model, split, network), "history": history[shown]}
 
 
 def baselines_job(seed: int, fold: int, n_folds: int, n_valid_users: int, ease_l2_grid: list[float], k_cond: int,
@@ -292,8 +312,10 @@ class Config(OnData):
 
     def network_params(self, seed: int, fold: int, network: str, latent_study: bool = False,
                        keep_figures: bool = False, **changes: Any) -> dict[str, Any]:
-        """One network's job on one fold (`changes`: training settings an exercise changes)."""
-        return {"seed": seed, "fold": fold, "network": network, "settings": {**self.settings, **changes},
+        """One network's job on one fold (`changes`: training settings an exercise changes); the C-VAE job of a
+        first fold also gives the TWIN variant when it is asked for."""
+        twin = {"twin": True} if network == "C-VAE" and fold == 0 and TWIN in self.variants and not changes else {}
+        return {"seed": seed, "fold": fold, "network": network, "settings": {**self.settings, **changes}, **twin,
                 "beta_alternative": self.beta_alternative, "n_perm": self.n_perm,
                 "silhouette_sample": self.silhouette_sample, "latent_study": latent_study,
                 "keep_figures": keep_figures, "n_folds": self.n_folds, "n_valid_users": self.n_valid_users,
@@ -309,19 +331,22 @@ def run(config: Config = Config()) -> ChapterResult:
     jobs = [runner.Job(network_job, c.network_params(s, f, n, latent_study=f == 0 and n in STUDIED,
                                                      keep_figures=f == 0 and s == c.seeds[0] and n in STUDIED),
                        {"seed": s, "fold": f}, cost=cost.get(n, 4.0))
-            for s in c.seeds for f in range(c.n_folds) for n in [*NETWORKS, *(c.variants if f == 0 else [])]]
+            for s in c.seeds for f in range(c.n_folds)
+            for n in [*NETWORKS, *([v for v in c.variants if v != TWIN] if f == 0 else [])]]
     jobs += [runner.Job(baselines_job, {"seed": s, "fold": f, "ease_l2_grid": list(c.ease_l2_grid),
                                         "n_folds": c.n_folds, "n_valid_users": c.n_valid_users, "k_cond": c.k_cond,
                                         **c.source}, {"seed": s, "fold": f}, cost=0.5)
              for s in c.seeds for f in range(c.n_folds)]
     timer = results.Timer()
     with timer("all runs"):
-        outcome = runner.run(jobs, n_jobs=c.n_jobs, desc="C-VAE")
+        outcome = timer.count(runner.run(jobs, n_jobs=c.n_jobs, desc="C-VAE"))
     per_user, histories, figures = [], {}, {}
     for job, art in zip(jobs, outcome.artifacts):
         per_user.append(art["per_user"].assign(seed=job.params["seed"], fold=job.params["fold"]))
         if "history" in art:
             histories[job.params["seed"], job.params["fold"], job.params["network"]] = art["history"]
+        if "twin history" in art:
+            histories[job.params["seed"], job.params["fold"], TWIN] = art["twin history"]
         figures |= {k: v for k, v in art.items() if k.startswith("latent") or k == "worked user"}
     per_user = pd.concat(per_user, ignore_index=True)
     data = load_data(**c.source)

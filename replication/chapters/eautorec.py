@@ -285,7 +285,7 @@ def run(config: Config = Config()) -> ChapterResult:
     timer = results.Timer()
     first_jobs = _jobs(seeds, MODELS + (SUM,), [{"l2": l2} for l2 in c.l2_grid], base, mep_settings, keep=True)
     with timer("phase 1: lambda"):
-        first = runner.run(first_jobs, n_jobs=c.n_jobs, desc="E-AutoRec lambda")
+        first = timer.count(runner.run(first_jobs, n_jobs=c.n_jobs, desc="E-AutoRec lambda"))
     histories = {(j.labels["seed"], j.labels["model"], j.labels["l2"]): art["history"]
                  for j, art in zip(first_jobs, first.artifacts)}
     f1 = first.frame
@@ -324,15 +324,15 @@ def run(config: Config = Config()) -> ChapterResult:
                                              optimizer=c.optimizer, lr=c.lr, **source), {"seed": seeds[0], "model": m},
                              cost=c.curve_epochs / 100) for m in MODELS]
     with timer("phase 2: sweeps, fixed budget, curves"):
-        second = runner.run(jobs + curve_jobs, n_jobs=c.n_jobs, desc="E-AutoRec sweeps")
+        second = timer.count(runner.run(jobs + curve_jobs, n_jobs=c.n_jobs, desc="E-AutoRec sweeps"))
     curves = {j.labels["model"]: art for j, art in zip(curve_jobs, second.artifacts[len(jobs):])}
     curve_frame = second.frame[second.frame["metric"] == "curve_best_epoch"]
     with timer("controls"):
-        third = runner.run([runner.Job(context_job, dict(seed=s, n_neighbors=c.n_neighbors, theta=c.theta,
-                                                         ns=c.list_lengths, relevant_threshold=c.relevant_threshold,
-                                                         reference_l2_grid=list(c.reference_l2_grid), **source),
-                                        {"seed": s})
-                            for s in seeds], n_jobs=c.n_jobs, desc="E-AutoRec controls")
+        controls = [runner.Job(context_job, dict(seed=s, n_neighbors=c.n_neighbors, theta=c.theta, ns=c.list_lengths,
+                                                 relevant_threshold=c.relevant_threshold,
+                                                 reference_l2_grid=list(c.reference_l2_grid), **source), {"seed": s})
+                    for s in seeds]
+        third = timer.count(runner.run(controls, n_jobs=c.n_jobs, desc="E-AutoRec controls"))
     # the chosen lambda's runs are the main runs; the other lambdas are kept only through their RMSE and training
     # length (the sensitivity of the RMSE claims and the validation table)
     f1 = f1.merge(chosen[chosen["budget"] == "early"].assign(chosen=True), on=["seed", "model", "l2", "budget"],

@@ -373,7 +373,7 @@ def run(config: Config = Config()) -> ChapterResult:
              for alt in config.settings[1:] for s in config.seeds]
     timer = results.Timer()
     with timer("all runs"):
-        outcome = runner.run(jobs, n_jobs=config.n_jobs, desc="SEMAUTO")
+        outcome = timer.count(runner.run(jobs, n_jobs=config.n_jobs, desc="SEMAUTO"))
     split = holdout(config.seeds[0], "holdout", 0.2, valid_fraction=0.2)
     protocol = {"test_fraction": 0.2, "valid_fraction_of_train": 0.2, "relevant_threshold": THRESHOLD,
                 "w2v": {**S.W2V_SETTINGS, "epochs": config.w2v_epochs}, "w2v_max_features": W2V_MAX_FEATURES}

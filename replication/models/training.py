@@ -73,7 +73,8 @@ class Rprop(torch.optim.Optimizer):
 def fit_loop(module: torch.nn.Module, optimizer: torch.optim.Optimizer, *,
              batches: Callable[[int], Iterable[Any]], loss: LossFn, validate: Callable[[], float] | None = None,
              epochs: int, patience: int | None = None, higher_is_better: bool = True, seed: int = 0,
-             progress: bool = False, desc: str = "training") -> pd.DataFrame:
+             progress: bool = False, desc: str = "training", monitor: Callable[[], float] | None = None
+             ) -> pd.DataFrame:
     """Train `module` and return its history: one row per epoch with `epoch`, the batch-weighted means of every
     logged term (`loss` first), `weight` (the epoch's total batch weight, e.g. rows), `valid` (nan without
     `validate`) and `seconds`.
@@ -83,16 +84,26 @@ def fit_loop(module: torch.nn.Module, optimizer: torch.optim.Optimizer, *,
     whose validation value was best (`history.attrs["best_epoch"]`), and `patience` stops training after that
     many epochs without improvement (`history.attrs["stopped_early"]`). Without `validate` the last epoch's weights
     are kept. The module is left in eval mode.
+
+    `monitor` is a second validation (same direction) judged on the same trajectory: the training that would have
+    stopped on it instead. Training goes on until both have run out of patience; each keeps the best epoch it saw
+    before its own stop, so the result for `validate` (weights, history) is exactly that of a run without the
+    monitor, and the monitor's is that of a run validated on it alone: `history.attrs["monitor"]` holds its
+    `best_epoch`, `epochs` (where it would have stopped), `state` (its best weights), `values` and `seconds` (per
+    epoch).
     """
     epochs = check_int("epochs", epochs, 1)
     if patience is not None:
         patience = check_int("patience", patience, 1)
+    if monitor is not None and validate is None:
+        raise ConfigError("a monitor needs the main validation too")
     torch.manual_seed(seed)
     from tqdm.auto import tqdm
 
     bar = tqdm(range(1, epochs + 1), disable=not progress, desc=desc, leave=False)
     sign = 1.0 if higher_is_better else -1.0
-    best, best_epoch, best_state, since_best, step, rows = -math.inf, 0, None, 0, 0, []
+    watched = {"valid": _Watch(validate)} | ({"monitor": _Watch(monitor)} if monitor is not None else {})
+    step, rows = 0, []
     for epoch in bar:
         start = time.perf_counter()
         module.train()
@@ -109,26 +120,51 @@ def fit_loop(module: torch.nn.Module, optimizer: torch.optim.Optimizer, *,
                 sums[name] = sums.get(name, 0.0) + weight * float(value)
         row: dict[str, float] = {"epoch": epoch, **{k: v / max(total_weight, 1e-12) for k, v in sums.items()},
                                  "weight": total_weight}
-        row["valid"] = float("nan")
-        if validate is not None:
-            module.eval()
-            with torch.no_grad():
-                row["valid"] = float(validate())
-            if np.isfinite(row["valid"]) and sign * row["valid"] > best:
-                best, best_epoch, since_best = sign * row["valid"], epoch, 0
-                best_state = copy.deepcopy(module.state_dict())
-            else:
-                since_best += 1
+        for name, watch in watched.items():
+            row[name] = watch.observe(module, epoch, sign, patience) if watch.active else float("nan")
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
         if progress:
             bar.set_postfix(loss=f"{row['loss']:.4g}", valid=f"{row['valid']:.4g}")
-        if patience is not None and validate is not None and since_best >= patience:
+        if patience is not None and validate is not None and not any(w.active for w in watched.values()):
             break
-    if best_state is not None:
-        module.load_state_dict(best_state)
+    main = watched["valid"]
+    stop = main.stopped_at or len(rows)
+    if main.state is not None:
+        module.load_state_dict(main.state)
     module.eval()
-    history = pd.DataFrame(rows)
-    history.attrs["best_epoch"] = best_epoch if best_state is not None else len(rows)
-    history.attrs["stopped_early"] = len(rows) < epochs
+    history = pd.DataFrame(rows[:stop]).drop(columns="monitor", errors="ignore")
+    history.attrs["best_epoch"] = main.best_epoch if main.state is not None else len(history)
+    history.attrs["stopped_early"] = len(history) < epochs
+    if monitor is not None:
+        m = watched["monitor"]
+        seen = rows[:m.stopped_at or len(rows)]
+        history.attrs["monitor"] = {"best_epoch": m.best_epoch, "epochs": len(seen), "state": m.state,
+                                    "values": [r["monitor"] for r in seen], "seconds": [r["seconds"] for r in seen]}
     return history
+
+
+class _Watch:
+    """One validation criterion of a training: its best value, epoch and weights, and where its patience ran out."""
+
+    def __init__(self, evaluate: Callable[[], float] | None) -> None:
+        self.evaluate, self.best, self.best_epoch, self.state = evaluate, -math.inf, 0, None
+        self.since_best, self.stopped_at = 0, None
+
+    @property
+    def active(self) -> bool:
+        return self.evaluate is not None and self.stopped_at is None
+
+    def observe(self, module: torch.nn.Module, epoch: int, sign: float, patience: int | None) -> float:
+        """Evaluate in eval mode without gradients; keep the weights when the value improves."""
+        module.eval()
+        with torch.no_grad():
+            value = float(self.evaluate())
+        if np.isfinite(value) and sign * value > self.best:
+            self.best, self.best_epoch, self.since_best = sign * value, epoch, 0
+            self.state = copy.deepcopy(module.state_dict())
+        else:
+            self.since_best += 1
+        if patience is not None and self.since_best >= patience:
+            self.stopped_at = epoch
+        return value

@@ -43,9 +43,12 @@ anneal_steps = anneal_fraction x (the most updates the epoch budget allows); wit
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+import copy
+
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import nn
@@ -353,11 +356,12 @@ class MultVAE(Recommender):
 
     # ---------------------------------------------------------------------------------------------------- fitting
     def fit(self, train: Any, *, valid: "Validation | None" = None, side: Any = None,
-            valid_conditions: Any = None) -> "MultVAE":
+            valid_conditions: Any = None, monitor: "Validation | None" = None) -> "MultVAE":
         """Train on the binarized `train`; `side` = items x conditions 0/1 matrix makes it a C-VAE.
         `valid_conditions` (C-VAE only) holds the condition of every validation row (-1 = none), so that early
         stopping can also judge conditioned rows, as rectorch validates C-VAE (see
-        :func:`replication.experiments.protocols.conditioned_validation`)."""
+        :func:`replication.experiments.protocols.conditioned_validation`). `monitor`: a second (unconditioned)
+        validation judged on the same training, the run that would have stopped on it alone (:meth:`monitored`)."""
         X = self._set_train(train, nonneg=True)
         X.data[:] = 1.0  # binary implicit feedback
         n_users, n_items = X.shape
@@ -399,9 +403,9 @@ class MultVAE(Recommender):
             logits, mu, logvar = self.network_(x, c)
             nll, kl = loss_terms(logits, target, mu, logvar)
             beta = min(self.beta_cap, step / anneal) if self.variational else 0.0
-            return nll + beta * kl, {"nll": float(nll.detach()), "kl": float(kl.detach()), "beta": beta}, float(len(idx))
+            logs = {"nll": float(nll.detach()), "kl": float(kl.detach()), "beta": beta}
+            return nll + beta * kl, logs, float(len(idx))
 
-        validate = None
         if valid_conditions is not None:
             if valid is None or not n_conditions:
                 raise ConfigError("valid_conditions needs a validation set and a conditioned model (side=...)")
@@ -409,21 +413,46 @@ class MultVAE(Recommender):
             if valid_conditions.shape != (valid.target.shape[0],):
                 raise ConfigError(f"valid_conditions must hold one condition per validation row "
                                   f"({valid.target.shape[0]}), got shape {valid_conditions.shape}")
-        if valid is not None:
-            source = valid.fold_in  # None: the training users' own rows
+
+        def judged(validation: "Validation", conditions: np.ndarray | None) -> Callable[[], float]:
+            """A validation's value for the current weights (its rows' scores under `conditions`)."""
+            source = validation.fold_in  # None: the training users' own rows
 
             def scores(rows: np.ndarray | None) -> np.ndarray:  # the validation rows' scores (None: all of them)
-                cond = None if valid_conditions is None else \
-                    valid_conditions if rows is None else valid_conditions[rows]
+                cond = None if conditions is None else conditions if rows is None else conditions[rows]
                 return self._forward(source if rows is None else rows if source is None else source[rows],
                                      cond, "scores")
 
-            validate = lambda: valid.evaluate(scores)  # noqa: E731
+            return lambda: validation.evaluate(scores)
+
+        validate = judged(valid, valid_conditions) if valid is not None else None
+        watch = None
+        if monitor is not None:
+            if valid is None or monitor.higher_is_better != valid.higher_is_better:
+                raise ConfigError("a monitor needs the main validation, with the same direction")
+            watch = judged(monitor, None)
         self.history_ = fit_loop(self.network_, optimizer, batches=batches, loss=loss, validate=validate,
                                  epochs=self.epochs, patience=self.patience,
                                  higher_is_better=valid.higher_is_better if valid is not None else True,
-                                 seed=self.seed, progress=self.progress, desc=self.name)
+                                 seed=self.seed, progress=self.progress, desc=self.name, monitor=watch)
         return self
+
+    def monitored(self) -> "MultVAE":
+        """The model as the run validated on `fit`'s monitor alone would have ended: its best epoch's weights, with
+        the monitor's validation values as its history."""
+        info = self.history_.attrs.get("monitor") if self.history_ is not None else None
+        if info is None:
+            raise ConfigError("fit() was not given a monitor")
+        twin = copy.copy(self)
+        twin.network_ = copy.deepcopy(self.network_)
+        if info["state"] is not None:
+            twin.network_.load_state_dict(info["state"])
+        twin.network_.eval()
+        history = pd.DataFrame({"epoch": np.arange(1, len(info["values"]) + 1), "valid": info["values"],
+                                "seconds": info["seconds"]})
+        history.attrs |= {"best_epoch": info["best_epoch"], "stopped_early": info["epochs"] < self.epochs}
+        twin.history_ = history
+        return twin
 
     def untrained(self, train: Any, side: Any = None) -> "MultVAE":
         """The network exactly as :meth:`fit` would start it (same seed, same initial weights) and never trained:
