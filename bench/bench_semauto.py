@@ -1,7 +1,7 @@
 """Batched SEMAUTO (all users' networks as one sparse edge computation) vs the per-user loop of the same math.
 
 The loop trains one network per user: `--loop dense` (default) is the literal dense masked autoencoder
-(`semauto.reference_user`, what the authors' code does); `--loop edges` runs the batched code on one user at a time.
+(`tests/oracles.py`'s `reference_user`, what the authors' code does); `--loop edges` runs the batched code on one user at a time.
 The batched model trains the same users' networks at once. Same users, same epochs, same settings; prints both wall
 times and their ratio, and checks the two agree. Usage: python bench/bench_semauto.py --users 100 --epochs 80
 """
@@ -9,9 +9,13 @@ times and their ratio, and checks the two agree. Usage: python bench/bench_semau
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test oracles live in tests/oracles.py
 
 
 def main(argv=None) -> float:
@@ -27,6 +31,7 @@ def main(argv=None) -> float:
     from replication.experiments import runner
     from replication.experiments.protocols import item_features, load_data
     from replication.models import semauto as S
+    from tests.oracles import reference_fit
 
     runner.limit_threads()
     data, feats = load_data(), item_features(2)
@@ -43,7 +48,7 @@ def main(argv=None) -> float:
 
     start = time.perf_counter()
     if args.loop == "dense":
-        loop = S.reference_fit(train, feats.matrix, range(len(users)), epochs=args.epochs, dtype=dtype)["profiles"]
+        loop = reference_fit(train, feats.matrix, range(len(users)), epochs=args.epochs, dtype=dtype)["profiles"]
     else:
         loop = np.vstack([S.MaskedNetworks(epochs=args.epochs, dtype=dtype).fit(train[[u]], feats.matrix).profiles()
                           for u in range(len(users))])

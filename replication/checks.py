@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from .errors import ConfigError, DataError
 
-__all__ = ["as_csr", "check_int", "check_number", "check_choice", "check_seeds"]
+__all__ = ["as_csr", "check_int", "check_number", "check_choice", "check_seeds", "read_only"]
 
 
 def as_csr(matrix: Any, name: str = "matrix", *, dtype: Any = np.float32, shape: tuple[int, int] | None = None,
@@ -100,3 +100,14 @@ def check_seeds(seeds: Sequence[int]) -> list[int]:
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"seeds must be distinct, got {seeds}")
     return seeds
+
+
+def read_only(value: Any) -> Any:
+    """`value` with its numpy arrays (and a sparse matrix's data, indices and pointers) marked read-only, so that
+    a result shared through a cache cannot be changed in place by one of its users (who then gets an error)."""
+    if isinstance(value, np.ndarray):
+        value.setflags(write=False)
+    elif hasattr(value, "indptr") and hasattr(value, "data"):
+        for array in (value.data, value.indices, value.indptr):
+            array.setflags(write=False)
+    return value

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import settings
-from .errors import ChecksumError, DataError
+from .errors import ChecksumError, ConfigError, DataError
 
 WHEEL_NAME = "recbole-1.2.1-py3-none-any.whl"
 WHEEL_SPEC = "recbole==1.2.1"
@@ -180,6 +180,13 @@ class Dataset:
     checksums: dict[str, str] = field(default_factory=dict)
     name: str = "ml-100k"
     genres: tuple[str, ...] = GENRES  # the columns of genre_matrix()
+
+    def view(self) -> "Dataset":
+        """A Dataset over the same data whose tables are shallow copies: pandas copies a table only when one is
+        changed (copy-on-write), so a change made through the view never reaches the shared, cached original."""
+        return replace(self, ratings=self.ratings.copy(deep=False), items=self.items.copy(deep=False),
+                       users=self.users.copy(deep=False), kg=self.kg.copy(deep=False),
+                       checksums=dict(self.checksums))
 
     @property
     def n_users(self) -> int:
@@ -363,9 +370,7 @@ def load(name: str = "ml-100k", data_dir: str | os.PathLike[str] | None = None, 
     `data_dir` (default `data/`), where `python -m replication download NAME` put them. ml-100k with a `data_dir`
     reads GroupLens' own ml-100k archive from there (no knowledge graph)."""
     if name not in DATASETS:
-        from .errors import ConfigError
-
         raise ConfigError(f"unknown data set {name!r}; allowed: {', '.join(DATASETS)}")
     if name == OFFLINE and not data_dir:
-        return load_movielens_100k(cache)
-    return load_grouplens(name, str(Path(data_dir or default_data_dir()).expanduser().absolute()))
+        return load_movielens_100k(cache).view()
+    return load_grouplens(name, str(Path(data_dir or default_data_dir()).expanduser().absolute())).view()

@@ -22,6 +22,8 @@ shows which features make a feature-summation score.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -30,11 +32,14 @@ from . import settings
 from .checks import as_csr, check_int, check_number
 from .errors import ConfigError
 from .metrics import top_k
+from .models.semauto import Graph, feature_idf
+from .models.sparse import MixedRatings
 from .neighbours import nearest_rows
 
 __all__ = ["neighbours", "neighbour_mixing", "explanation_scores", "explainability_matrix", "explainability_input",
-           "neighbour_evidence", "explainable_mask", "ExplainableRows", "explainable_pairs", "feature_reasons", "explanation_text", "recommendations_table", "top_profile_features",
-           "QUALITY", "explanation_quality", "score_share_by_frequency"]
+           "neighbour_evidence", "explainable_mask", "ExplainableRows", "explainable_pairs", "feature_reasons",
+           "explanation_text", "recommendations_table", "top_profile_features", "QUALITY", "explanation_quality",
+           "score_share_by_frequency", "profile_correlation"]
 
 
 def _ratings(train) -> sp.csr_array:
@@ -50,8 +55,6 @@ def neighbours(train, n_neighbors: int = 50) -> np.ndarray:
     to the lower user index, so the result is deterministic. Found once per process for the same ratings and
     size (the costliest step on large data: the model's input, MEP and the Exp ranking all need them); the
     returned array is read-only."""
-    import hashlib
-
     R = _ratings(train)
     n_others = R.shape[0] - 1
     check_int("n_neighbors", n_neighbors, 1)
@@ -85,11 +88,10 @@ def _adjacency(R: sp.csr_array, n_neighbors: int, weight: float = 1.0) -> sp.csr
 
 def explainability_input(train, n_neighbors: int = 50, theta: float = 0.0):
     """E as E-AutoRec's extra input, always as a product of two sparse matrices
-    (:class:`replication.models.autorec.MixedRatings`: the encoder runs two sparse products instead of multiplying
+    (:class:`replication.models.sparse.MixedRatings`: the encoder runs two sparse products instead of multiplying
     a dense users x items block, which also keeps E small on large data). With theta = 0 nothing is thresholded away
     (Exp >= 0), so E = M @ R exactly; with theta > 0, the thresholded sparse E of :func:`explainability_matrix`
     behind an identity mixing (I @ E)."""
-    from .models.autorec import MixedRatings
 
     if check_number("theta", theta, 0.0) > 0:
         E = explainability_matrix(train, n_neighbors, theta)
@@ -316,7 +318,6 @@ def score_share_by_frequency(profiles: np.ndarray, top: np.ndarray, item_feature
     """Share of the summed feature-summation score of the listed films (`top`: users x k) that comes from features
     linked to 1-10, 11-50, 51-200 and more films (`edges`); with `idf` each feature's weight is multiplied by its
     IDF, as the IDF-weighted summation does."""
-    from .models.semauto import feature_idf
 
     M = sp.csr_array(item_features, dtype=np.float64)
     users = np.repeat(np.arange(top.shape[0]), top.shape[1])
@@ -331,3 +332,18 @@ def score_share_by_frequency(profiles: np.ndarray, top: np.ndarray, item_feature
     group = np.searchsorted(edges, np.asarray(feature_items)[feat], side="left")
     total = np.bincount(group, weights=contribution, minlength=len(labels))
     return pd.Series(total / max(total.sum(), 1e-300), index=labels, name="share")
+
+
+def profile_correlation(graph: Graph, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Per-user Pearson correlation between two sets of hidden-unit values (e.g. epoch 0 and the end of training),
+    over that user's hidden units; NaN for users with fewer than two units or a constant set."""
+    u = graph.uf_user
+    n = np.bincount(u, minlength=graph.n_users).astype(float)
+    safe = np.where(n > 0, n, 1.0)
+    mb = np.bincount(u, before, graph.n_users) / safe
+    ma = np.bincount(u, after, graph.n_users) / safe
+    db, da = before - mb[u], after - ma[u]
+    cov = np.bincount(u, db * da, graph.n_users)
+    var = np.sqrt(np.bincount(u, db * db, graph.n_users) * np.bincount(u, da * da, graph.n_users))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n > 1) & (var > 0), cov / np.where(var > 0, var, 1.0), np.nan)

@@ -23,6 +23,7 @@ Everything is vectorised over users; loops run over genres or permutations only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,10 +37,11 @@ from .models import vae
 __all__ = ["latent_points", "fit_pca", "pca_projection", "silhouette", "condition_share", "centroids",
            "cooccurrence_dissimilarity", "co_consumption_dissimilarity", "centroid_distances", "mantel", "centrality",
            "genre_tastes", "profile_correlations", "nearest_genres", "neighbour_ranks", "shift_vectors",
-           "shift_geometry", "Statement", "STATEMENT_KINDS", "PAPER_STATEMENTS", "score_statement", "plot_view",
-           "pair_grid"]
+           "shift_geometry", "Statement", "STATEMENT_KINDS", "PAPER_STATEMENTS", "score_statement", "latent_spaces",
+           "study_latent_space", "worked_user", "SPACES", "plot_view", "pair_grid"]
 
 NO_CONDITION = vae.NO_CONDITION
+SPACES = ("full latent", "5 PCs", "10 PCs", "PC2 x PC5", "PC3 x PC5")  # where the study reads the latent means
 
 
 def latent_points(model: vae.MultVAE, interactions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -460,6 +462,118 @@ def score_statement(statement: Statement, distances: np.ndarray, names) -> tuple
     place = int((nn > nn[a]).sum()) + 1  # ties count in a's favour
     detail = f"{names[a]}'s nearest-neighbour distance {nn[a]:.3g} is the {_ordinal(place)} largest of {len(D)}"
     return place <= k, detail
+
+
+# ---------------------------------------------------------------------------------------------------- the study
+
+
+def latent_spaces(points: np.ndarray, seed: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """The spaces a replicator could read the latent means in, each as (coordinates, where the latent origin lands):
+    the full latent space, the first 5 and 10 principal components, and the paper's 2-D views PC2 x PC5 and
+    PC3 x PC5. Also returns the variance shares of the first 10 components."""
+    n_pc = min(10, *points.shape)
+    c10, explained, o10 = pca_projection(points, n_pc, seed=seed)
+    five = min(5, n_pc)
+    spaces = {"full latent": (points, np.zeros(points.shape[1])), "5 PCs": (c10[:, :five], o10[:five]),
+              "10 PCs": (c10, o10)}
+    if n_pc >= 5:
+        spaces |= {"PC2 x PC5": (c10[:, [1, 4]], o10[[1, 4]]), "PC3 x PC5": (c10[:, [2, 4]], o10[[2, 4]])}
+    return spaces, explained
+
+
+def study_latent_space(model: vae.MultVAE, X: sp.csr_array, G: np.ndarray, names: list[str], n_perm: int,
+                       silhouette_sample: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The paper's readings of the latent means, measured in every space and from every centre: clusters
+    (silhouette, the condition's share of the variance), related genres close (Mantel test against co-consumption
+    and co-labelling), the unconditioned centroid's rank from the centre, popularity against distance from the
+    centre, profiling, the paper's pairwise statements, and the shift vectors (is a condition a translation?)."""
+    points, labels, users = latent_points(model, X)
+    n_genres = G.shape[1]
+    popularity = np.asarray((X @ G).sum(axis=0)).ravel()
+    relations = {"co-consumption": co_consumption_dissimilarity(X, G),
+                 "co-labelling": cooccurrence_dissimilarity(G)}
+    tastes = genre_tastes(X, G)
+    statements = [s for s in PAPER_STATEMENTS if {s.a, *s.others} <= set(names)]
+    spaces, explained = latent_spaces(points, seed)
+    out: list[dict[str, Any]] = []
+
+    def record(space: str, metric: str, value: float, centre: str = "") -> None:
+        out.append({"space": space, "centre": centre, "metric": metric, "value": float(value)})
+
+    figures: dict[str, Any] = {"explained": explained, "popularity": popularity}
+    for space, (coords, origin) in spaces.items():
+        cents = centroids(coords, labels, np.arange(-1, n_genres))  # row 0: unconditioned
+        D = centroid_distances(cents[1:])
+        record(space, "silhouette", silhouette(coords, labels, sample_size=silhouette_sample, seed=seed))
+        record(space, "condition share", condition_share(coords, labels))
+        for relation, dissimilarity in relations.items():
+            r, p = mantel(D, dissimilarity, n_perm=n_perm, seed=seed)
+            record(space, f"mantel r ({relation})", r)
+            record(space, f"mantel p ({relation})", p)
+        centres = {"unconditioned centroid": cents[0], "mean of all points": coords.mean(axis=0),
+                   "latent origin": origin}
+        for centre, where in centres.items():
+            dist = np.linalg.norm(cents - where, axis=1)
+            rho, p = scipy.stats.spearmanr(popularity, dist[1:])
+            record(space, "popularity rho", rho, centre)
+            record(space, "popularity p", p, centre)
+            if centre != "unconditioned centroid":
+                record(space, "rank of unconditioned", 1 + (dist[1:] < dist[0]).sum(), centre)
+            if space == "5 PCs":
+                figures[f"distance from {centre}"] = dist
+        profile = profile_correlations(coords[labels == NO_CONDITION], cents[1:], tastes)
+        record(space, "profiling share", ((profile["rho"] > 0) & (profile["p"] < 0.05 / n_genres)).mean())
+        scored = {s.id: score_statement(s, D, names) for s in statements}
+        for statement_id, (holds, _) in scored.items():
+            record(space, f"statement {statement_id}", holds)
+        if space in ("full latent", "5 PCs"):
+            geometry = shift_geometry(coords, labels, users)
+            record(space, "mean cosine", geometry["cosine"].mean())
+            record(space, "median deviation", geometry["deviation"].median())
+            record(space, "mean spread ratio", geometry["spread_ratio"].mean())
+            record(space, "mean shift", geometry["shift"].mean())
+            if space == "full latent":
+                figures["geometry"] = geometry.assign(genre=names)
+                figures["details"] = {statement_id: detail for statement_id, (_, detail) in scored.items()}
+                figures["profile"] = profile
+        if space == "5 PCs":
+            sample = np.random.default_rng(seed).permutation(len(labels))[: 250 * (n_genres + 1)]
+            figures |= {"coords": coords[sample].astype(np.float32), "labels": labels[sample],
+                        "centroids": cents, "origin": origin,
+                        "shifts": shift_vectors(coords, labels, users)}
+    return out, figures
+
+
+def worked_user(model: vae.MultVAE, split: Any, data: Any, k: int = 10) -> dict[str, Any]:
+    """One test user's history and top-k lists: unconditioned, under their favourite genre and under a genre they
+    rarely watch (among genres with >= 50 films); held-out hits marked. The user: the one whose fold-in history
+    length is the median of the fold's test users with at least 20 fold-in items (deterministic)."""
+    G = data.genre_matrix()
+    sizes = np.diff(sp.csr_array(split.test_in).indptr)
+    candidates = np.flatnonzero(sizes >= 20)
+    if not len(candidates):
+        candidates = np.arange(len(sizes))
+    row = int(candidates[np.argsort(sizes[candidates], kind="stable")[len(candidates) // 2]])
+    history = split.test_in[[row]].indices
+    held_out = set(split.test_out[[row]].indices.tolist())
+    taste = G[history].mean(axis=0)
+    common = G.sum(axis=0) >= 50
+    favourite = int(np.argmax(taste))
+    rare = int(np.flatnonzero(common)[np.argmin(taste[common])]) if common.any() else int(np.argmin(taste))
+    genres = list(data.genres)
+
+    def top(condition: int | None) -> list[str]:
+        scores = model.score(split.test_in[[row]], condition=condition)[0]
+        scores[history] = -np.inf
+        items = np.argsort(-scores, kind="stable")[:k]
+        return [f"{data.title(i)}{' ✓' if i in held_out else ''}" for i in items]
+
+    lists = pd.DataFrame({"no condition": top(None), f"condition: {genres[favourite]}": top(favourite),
+                          f"condition: {genres[rare]}": top(rare)}, index=pd.RangeIndex(1, k + 1, name="rank"))
+    shares = pd.Series(taste, index=genres).sort_values(ascending=False)
+    return {"user": int(np.asarray(split.test_users)[row]), "n_history": int(len(history)),
+            "n_held_out": len(held_out), "shares": shares, "lists": lists, "favourite": genres[favourite],
+            "rare": genres[rare]}
 
 
 def _colors(n: int):

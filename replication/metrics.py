@@ -25,6 +25,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.stats import rankdata
 import scipy.stats
 
 from . import settings
@@ -48,6 +49,10 @@ __all__ = [
     "rmse",
     "mae",
     "mean_ci",
+    "bin_labels",
+    "activity_bins",
+    "mean_rank_correlation",
+    "tied_shares",
     "evaluate_topn",
     "mep_of_lists",
 ]
@@ -616,3 +621,41 @@ class Validation:
             ranked[where] = top_k(np.asarray(block, dtype=np.float64), k, exclude=exclude)
         per_user = {"ndcg": ndcg_at_k, "recall": recall_at_k}[name](ranked, self.target)
         return _nanmean(per_user)
+
+
+# ---------------------------------------------------------------------------------------------------- users and lists
+
+
+def bin_labels(edges: list[int]) -> list[str]:
+    """Labels of the bins of training ratings for edges [20, 40, ..., 160]: "<= 20", "21-40", ..., "> 160"."""
+    edges = sorted(int(e) for e in edges)
+    return [f"<= {edges[0]}"] + [f"{a + 1}-{b}" for a, b in zip(edges, edges[1:])] + [f"> {edges[-1]}"]
+
+
+def activity_bins(counts: np.ndarray, edges: list[int]) -> np.ndarray:
+    """The bin label of each user's number of training ratings (see :func:`bin_labels`)."""
+    position = np.searchsorted(sorted(int(e) for e in edges), counts, side="left")
+    return np.array(bin_labels(edges), dtype=object)[position]
+
+
+def mean_rank_correlation(scores: np.ndarray, values: np.ndarray) -> float:
+    """Mean over users (rows) of the Spearman correlation between a row of `scores` and the per-item `values`."""
+    ranks = rankdata(scores, axis=1)
+    target = rankdata(values)
+    ranks = ranks - ranks.mean(axis=1, keepdims=True)
+    target = target - target.mean()
+    denom = np.linalg.norm(ranks, axis=1) * np.linalg.norm(target)
+    denom[denom == 0] = np.nan
+    return float(np.nanmean(ranks @ target / denom))
+
+
+def tied_shares(scores: Scores, known, ns: list[int]) -> dict[int, float]:
+    """Per list length n: the share of users whose n-th and (n+1)-th best unrated items have the same score (a tie
+    decides what enters the list); computed on blocks of users."""
+    m = min(max(ns) + 1, known.shape[1])
+    tops = []
+    for where, block in score_blocks(scores, np.arange(known.shape[0]), known.shape[1]):
+        s = np.where(known[np.arange(known.shape[0])[where]].toarray() > 0, -np.inf, block)
+        tops.append(-np.sort(-np.partition(s, s.shape[1] - m, axis=1)[:, -m:], axis=1))
+    top = np.concatenate(tops)
+    return {n: float(np.mean(top[:, n - 1] == top[:, n])) for n in ns if n < m}

@@ -114,3 +114,19 @@ def checksum_table(all_results: dict[str, dict]) -> pd.DataFrame:
     """The SHA-256 of every data file, as recorded by the chapters (one row per file)."""
     rows = {name: digest for payload in all_results.values() for name, digest in payload["data"].items()}
     return pd.DataFrame({"file": list(rows), "sha256": list(rows.values())}).set_index("file")
+
+
+def error_control(all_results: dict[str, dict], fdr: float = 0.05) -> dict[str, int]:
+    """The book-wide account: claims, tested claims, decisive verdicts, those that keep a q-value below `fdr`, and
+    the inconclusive tests more runs would resolve (or not)."""
+    table = claims_table(all_results)
+    tested = table[table["p_value"].notna()]
+    decisive = tested[tested["verdict"] != "inconclusive"]
+    power = power_table(all_results)
+    reachable = power["runs needed (80% power)"] != "not reachable"
+    return {"claims": len(table), "tested": len(tested), "decisive": len(decisive),
+            "survive_fdr": int((decisive["q_value"] < fdr).sum()),
+            "lost_to_fdr": int((decisive["q_value"] >= fdr).sum()),
+            "inconclusive_tested": int((tested["verdict"] == "inconclusive").sum()),
+            "resolvable": int(reachable.sum()), "unresolvable": int((~reachable).sum()),
+            "reversed": int((table["robustness"] == "reversed").sum())}

@@ -47,3 +47,11 @@ def ml100k() -> datasets.Dataset:
 @pytest.fixture()
 def tiny(tmp_path: Path) -> datasets.Dataset:
     return datasets.parse_folder(write_tiny(tmp_path / "tiny"))
+
+
+@pytest.fixture()
+def small_blocks(monkeypatch):
+    """Score matrices asked for by blocks of 7 users (of 30 items): the block path of the metrics on tiny data."""
+    from replication import metrics
+
+    monkeypatch.setattr(metrics, "BLOCK_ENTRIES", 7 * 30)

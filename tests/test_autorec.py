@@ -12,7 +12,8 @@ import torch
 from replication import metrics
 from replication.errors import ConfigError, DataError
 from replication.metrics import Validation
-from replication.models.autorec import AutoRec, AutoRecNet, Encode, Pattern, SampledDot
+from replication.models.autorec import AutoRec, AutoRecNet
+from replication.models.sparse import Encode, Pattern, SampledDot
 
 
 def toy_ratings(n_users: int = 60, n_items: int = 25, density: float = 0.35, seed: int = 0):

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from replication import explain, splits
+from replication import explain, metrics, splits
 from replication.errors import ConfigError, DataError
+from tests.helpers import problem
 
 # users a, b, c, d x 4 items. cos(a,b)=25/(5*sqrt(41))=.781, cos(a,c)=16/(5*sqrt(41))=.625, cos(c,d)=6/(5*sqrt(20))=.268,
 # every other pair 0. With 2 neighbours (ties -> lower index): N_a={b,c}, N_b={a,c}, N_c={a,d}, N_d={c,a}.
@@ -130,3 +131,42 @@ def test_bad_inputs() -> None:
         explain.explainability_matrix(sp.csr_array(-TOY), 2)
 
 
+@pytest.mark.parametrize("theta", [0.0, 1.0, 3.0])
+def test_the_sparse_explainability_matrix_equals_the_thresholded_dense_scores(theta):
+    train, _, _ = problem(2)
+    dense = explain.explanation_scores(train, 5)
+    dense[dense <= theta] = 0
+    E = explain.explainability_matrix(train, 5, theta)
+    np.testing.assert_array_equal(E.toarray(), dense.astype(np.float32))
+    assert E.nnz == np.count_nonzero(dense)
+    np.testing.assert_array_equal(explain.explanation_scores(train, 5, users=[7, 2]),
+                                  explain.explanation_scores(train, 5)[[7, 2]])
+
+
+@pytest.mark.parametrize("theta", [0.0, 2.5])
+def test_explainability_by_rows_gives_the_matrix_mep(small_blocks, monkeypatch, theta):
+    train, test, scores = problem(4)
+    rows = explain.ExplainableRows(train, 5, theta)
+    E = explain.explainability_matrix(train, 5, theta)
+    np.testing.assert_array_equal(rows.rows([3, 0]).toarray(), E[[3, 0]].toarray())
+    np.testing.assert_array_equal(rows(np.arange(40)).toarray(), explain.explainable_mask(E).toarray())
+    by_matrix = metrics.per_user_metrics(scores, train, test, ks=(3, 10), explainable=E)
+    by_rows = metrics.per_user_metrics(lambda r: scores[r], train, test, ks=(3, 10), explainable=rows)
+    pd.testing.assert_frame_equal(by_rows, by_matrix)
+    assert metrics.mep_of_lists(by_rows, rows, (3,)) == metrics.mep_of_lists(by_matrix, E, (3,))
+    assert isinstance(explain.explainable_pairs(train, 5, theta), sp.csr_array)
+    monkeypatch.setenv("REPLICATION_DENSE_ENTRIES", "10")
+    assert isinstance(explain.explainable_pairs(train, 5, theta), explain.ExplainableRows)
+
+
+def test_neighbour_lists_are_found_once_per_ratings(monkeypatch):
+    train, _, _ = problem(5)
+    first = explain.neighbours(train, 4)
+    calls = []
+    monkeypatch.setattr(explain, "nearest_rows", lambda *a: calls.append(a) or (np.zeros((40, 4), int), None))
+    np.testing.assert_array_equal(explain.neighbours(train.copy(), 4), first)  # the same ratings (a copy)
+    assert not calls and not first.flags.writeable
+    changed = train.copy()
+    changed.data[0] += 1
+    explain.neighbours(changed, 4)
+    assert len(calls) == 1, "other ratings: found afresh"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from replication import grouplens
+from replication import datasets, grouplens, synthetic
 from replication.errors import ChecksumError, ConfigError, DataError
 from replication.grouplens import (
     ARCHIVES,
@@ -26,6 +26,7 @@ from replication.grouplens import (
     load_ml100k,
     main_download,
 )
+from tests.helpers import SMALL
 
 # --------------------------------------------------------------------------------------------
 # Fake dataset folders
@@ -565,3 +566,94 @@ def test_first_bad_line_wins_across_chunks(tmp_path: Path, monkeypatch, chunk: i
     (folder / "u.data").write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"u\.data: line 8: item id 'nine' is not an integer"):
         load_ml100k(folder)
+
+
+RAW = {"ml-100k": ("u.data", "\t", 0), "ml-1m": ("ratings.dat", "::", 0), "ml-20m": ("ratings.csv", ",", 1)}
+
+
+def raw_ratings(folder: Path, name: str) -> pd.DataFrame:
+    file, sep, header = RAW[name]
+    lines = (folder / file).read_text(encoding="latin-1").splitlines()[header:]
+    rows = [line.split(sep) for line in lines]
+    return pd.DataFrame({"user": [int(r[0]) for r in rows], "item": [int(r[1]) for r in rows],
+                         "rating": [float(r[2]) for r in rows]})
+
+
+@pytest.mark.parametrize("name", synthetic.LAYOUTS)
+def test_each_layout_loads_through_the_download_path(tmp_path, name):
+    data_dir = synthetic.prepare_download(name, tmp_path, **SMALL)
+    data = datasets.load(name, data_dir)
+    raw = raw_ratings(data_dir / name, name)
+    assert data.name == name and len(data.ratings) == len(raw)
+    assert data.n_users == raw["user"].nunique() and data.n_items == raw["item"].nunique()
+    # the matrix holds exactly the file's ratings, under the original ids
+    R = data.rating_matrix()
+    users = data.users["raw_id"].to_numpy()[R.nonzero()[0]]
+    items = data.items["raw_id"].to_numpy()[R.nonzero()[1]]
+    got = pd.DataFrame({"user": users, "item": items, "rating": R.data.astype(float)})
+    pd.testing.assert_frame_equal(got.sort_values(["user", "item"]).reset_index(drop=True),
+                                  raw.sort_values(["user", "item"]).reset_index(drop=True))
+    assert data.kg.empty and data.items["entity"].isna().all()
+    assert data.genres == datasets.GENRES and data.genre_matrix().shape == (data.n_items, 18)
+    assert data.genre_matrix().sum(axis=1).min() >= 1
+    assert set(data.checksums) == {f"{name}.zip"}
+    if name == "ml-20m":
+        assert (data.ratings["rating"] % 1 == 0.5).any(), "half stars survive"
+
+
+def test_ml20m_genre_names_become_the_books(tmp_path):
+    data_dir = synthetic.prepare_download("ml-20m", tmp_path, **SMALL)
+    movies = (data_dir / "ml-20m" / "movies.csv").read_text().splitlines()[1:]
+    children = [int(line.split(",")[0]) for line in movies if "|Children" in line or ",Children" in line]
+    data = datasets.load("ml-20m", data_dir)
+    rows = data.items[data.items["raw_id"].isin(children)]
+    assert len(rows) and all("Children's" in genres for genres in rows["genres"])
+
+
+def test_genre_vocabulary_keeps_the_books_order_then_extra_genres():
+    vocabulary = datasets.genre_vocabulary(pd.Series([["Drama", "IMAX"], ["Action"]], dtype=object))
+    assert vocabulary == datasets.GENRES + ("IMAX",)
+
+
+def test_a_damaged_or_missing_file_is_re_extracted_with_a_message(tmp_path, capsys):
+    data_dir = synthetic.prepare_download("ml-1m", tmp_path, **SMALL)
+    ratings = data_dir / "ml-1m" / "ratings.dat"
+    good = ratings.read_bytes()
+    for damage in (lambda: ratings.write_bytes(good[: len(good) // 2]), ratings.unlink,
+                   lambda: ratings.write_bytes(good.replace(b"::5::", b"::1::", 1))):
+        damage()
+        datasets.load_grouplens.cache_clear()
+        data = datasets.load("ml-1m", data_dir)
+        assert ratings.read_bytes() == good and len(data.ratings) == good.count(b"\n")
+        assert "ratings.dat: missing or damaged" in capsys.readouterr().err
+
+
+def test_a_missing_or_changed_download_is_named(tmp_path):
+    with pytest.raises(DataError, match=r"no ml-1m archive at .*run `python -m replication download ml-1m"):
+        datasets.load("ml-1m", tmp_path / "nothing")
+    data_dir = synthetic.prepare_download("ml-1m", tmp_path, **SMALL)
+    with open(data_dir / "ml-1m.zip", "ab") as handle:
+        handle.write(b"tampered")
+    datasets.load_grouplens.cache_clear()
+    with pytest.raises(DataError, match="was not unpacked from the verified"):
+        datasets.load("ml-1m", data_dir)
+
+
+def test_a_second_rating_of_the_same_film_names_the_line(tmp_path):
+    folder = synthetic.write_grouplens("ml-1m", tmp_path / "src", **SMALL)
+    lines = (folder / "ratings.dat").read_text(encoding="latin-1").splitlines()
+    (folder / "ratings.dat").write_text("\n".join(lines + [lines[3]]) + "\n", encoding="latin-1")
+    import hashlib
+    import zipfile
+
+    archive = tmp_path / "ml-1m.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            zf.write(path, path.relative_to(folder.parent).as_posix())
+    from replication import grouplens
+
+    grouplens.download("ml-1m", tmp_path / "data", url=archive.as_uri(),
+                       sha256=hashlib.sha256(archive.read_bytes()).hexdigest(), progress=False)
+    user, item = lines[3].split("::")[:2]
+    with pytest.raises(DataError, match=rf"ratings line {len(lines) + 1}: user {user} rates item {item} a second"):
+        datasets.load("ml-1m", tmp_path / "data")

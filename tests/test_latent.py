@@ -1,3 +1,4 @@
+from types import SimpleNamespace
 """Tests for replication.latent: the latent-space measurements of the C-VAE chapter."""
 
 import itertools
@@ -7,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 import scipy.stats
@@ -427,3 +429,64 @@ def test_paper_statements_hold_on_a_layout_after_the_paper_and_fail_when_moved()
     assert not latent.score_statement(by_id["filmnoir_nearest"], Dm, ML100K_GENRES)[0]
     with pytest.raises(ConfigError, match="not among the names: War, Children's"):
         latent.score_statement(by_id["war_far_children"], D[:3, :3], ML100K_GENRES[:3])
+
+
+def test_latent_spaces_are_views_of_one_pca_with_the_origin_mapped():
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(60, 12)) + 3.0
+    spaces, explained = latent.latent_spaces(points, seed=0)
+    assert list(spaces) == list(latent.SPACES)
+    ten, origin = spaces["10 PCs"]
+    np.testing.assert_allclose(spaces["5 PCs"][0], ten[:, :5])
+    np.testing.assert_allclose(spaces["PC2 x PC5"][0], ten[:, [1, 4]])
+    np.testing.assert_allclose(spaces["PC3 x PC5"][1], origin[[2, 4]])
+    np.testing.assert_allclose(spaces["full latent"][1], np.zeros(12))
+    # the origin lands where the zero vector projects: the negated mean rotated into the components
+    from sklearn.decomposition import PCA
+
+    pca = PCA(10, random_state=0).fit(points)
+    np.testing.assert_allclose(np.abs(origin), np.abs(pca.transform(np.zeros((1, 12)))[0]), atol=1e-9)
+    assert explained.shape == (10,) and np.all(np.diff(explained) <= 1e-12)
+
+
+class TranslatingModel:
+    """A stand-in C-VAE whose condition c moves every user's mean by exactly the vector shifts[c]."""
+
+    def __init__(self, base: np.ndarray, shifts: np.ndarray):
+        self.base, self.shifts = base, shifts
+        self.network_ = SimpleNamespace(n_conditions=len(shifts))
+
+    def encode(self, X, condition=None):
+        return self.base[: X.shape[0]] + (0.0 if condition in (None, -1) else self.shifts[condition])
+
+
+def test_latent_study_of_an_exact_translation():
+    rng = np.random.default_rng(1)
+    n_users, n_items, n_genres = 40, 30, 4
+    X = sp.csr_array((rng.random((n_users, n_items)) < 0.3).astype(np.float32))
+    G = np.zeros((n_items, n_genres), dtype=np.float32)
+    G[np.arange(n_items), np.arange(n_items) % n_genres] = 1
+    G[np.arange(0, n_items, 3), (np.arange(0, n_items, 3) + 1) % n_genres] = 1  # some films with two genres
+    lengths = np.array([1.0, 2.0, 3.0, 4.0])
+    shifts = np.eye(n_genres, 6) * lengths[:, None] * 5.0
+    model = TranslatingModel(rng.normal(size=(n_users, 6)), shifts)
+    records, figures = latent.study_latent_space(model, X, G, ["a", "b", "c", "d"], n_perm=99,
+                                                 silhouette_sample=None, seed=0)
+    got = pd.DataFrame(records)
+
+    def at(metric: str, space: str = "full latent", centre: str = "") -> float:
+        chosen = (got["metric"] == metric) & (got["space"] == space) & (got["centre"] == centre)
+        return got.loc[chosen, "value"].item()
+
+    assert at("mean cosine") == pytest.approx(1.0)
+    assert at("median deviation") == pytest.approx(0.0, abs=1e-9)
+    assert at("mean spread ratio") == pytest.approx(1.0)
+    np.testing.assert_allclose(figures["geometry"]["shift"], lengths * 5.0)
+    # from the unconditioned centroid a genre's distance is its shift length: rho(popularity, length)
+    popularity = np.asarray((X @ G).sum(axis=0)).ravel()
+    import scipy.stats
+
+    expected = scipy.stats.spearmanr(popularity, lengths).statistic
+    assert at("popularity rho", centre="unconditioned centroid") == pytest.approx(expected)
+    assert at("rank of unconditioned", centre="latent origin") >= 1
+    assert 0.5 < at("condition share") < 1.0

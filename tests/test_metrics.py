@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from replication import metrics
 from replication import metrics as M
 from replication.errors import ConfigError, DataError
+from tests.helpers import problem
 
 # ---------------------------------------------------------------------------
 # A hand-worked example: 3 users, 5 items.
@@ -479,3 +481,48 @@ def test_per_user_metrics_only_a_subset_gives_the_same_columns() -> None:
     np.testing.assert_array_equal(some.attrs["ranked"], full.attrs["ranked"])
     with pytest.raises(ConfigError, match="metric"):
         M.per_user_metrics(SCORES, TRAIN, TEST, ks=(2,), only=["auc"])
+
+
+@pytest.mark.parametrize("candidates", metrics.CANDIDATES)
+def test_a_scorer_gives_the_dense_matrix_metrics(small_blocks, candidates):
+    train, test, scores = problem()
+    calls = []
+
+    def scorer(rows):
+        calls.append(len(rows))
+        return scores[rows]
+
+    expl = sp.csr_array(scores > 0.6)
+    dense = metrics.evaluate_topn(scores, train, test, ks=(3, 10), relevant_threshold=4.0, explainable=expl,
+                                  candidates=candidates)
+    blocked = metrics.evaluate_topn(scorer, train, test, ks=(3, 10), relevant_threshold=4.0, explainable=expl,
+                                    candidates=candidates)
+    assert blocked == dense
+    assert max(calls) <= 7 and len(calls) > 1, "scored a block of users at a time"
+    assert metrics.rmse(scorer, test) == metrics.rmse(scores, test)
+    assert metrics.mae(scorer, test) == metrics.mae(scores, test)
+
+
+def test_a_scorer_of_the_wrong_shape_is_named(small_blocks):
+    train, test, scores = problem()
+    with pytest.raises(DataError, match=r"the scorer returned shape \(7, 29\) for 7 user rows; expected \(7, 30\)"):
+        metrics.evaluate_topn(lambda rows: scores[rows][:, 1:], train, test)
+
+
+def test_scores_are_held_dense_only_up_to_the_limit(monkeypatch):
+    score = lambda rows: np.zeros((3, 4))  # noqa: E731
+    assert isinstance(metrics.scores_or_scorer(score, (3, 4)), np.ndarray)
+    monkeypatch.setenv("REPLICATION_DENSE_ENTRIES", "11")
+    assert metrics.scores_or_scorer(score, (3, 4)) is score
+
+
+def test_tied_shares_by_hand():
+    """Per list length n: the share of users whose n-th and (n+1)-th best unrated items tie (known items never
+    count)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    scores = np.array([[5.0, 5.0, 4.0, 3.0, 9.0],   # item 4 is known: ranked 5, 5 | 4, 3 -> tie at n=1
+                       [1.0, 2.0, 2.0, 2.0, 0.0]])  # 2, 2 | 2 -> ties at n=1 and n=2
+    known = sp.csr_array(np.array([[0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]))
+    assert metrics.tied_shares(scores, known, [1, 2, 3]) == {1: 1.0, 2: 0.5, 3: 0.0}

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from replication import neighbours
 from replication.errors import ConfigError, DataError
 from replication.neighbours import cosine_similarity, knn_scores, top_neighbours
 
@@ -58,3 +59,19 @@ def test_knn_scores_match_a_loop():
         np.testing.assert_allclose(out[u], expected, atol=1e-12)
     with pytest.raises(DataError):
         knn_scores(idx[:, :2], sim, R)
+
+
+@pytest.mark.parametrize("block_entries", [1, 40 * 3, 40 * 40])
+@pytest.mark.parametrize("dense", [False, True])
+def test_nearest_rows_by_blocks_equals_the_full_similarity(block_entries, dense):
+    X = sp.random(40, 25, density=0.15, random_state=3, format="csr")
+    X.data = np.ceil(X.data * 2)  # few distinct values: tied similarities
+    X = X.toarray() if dense else X
+    full = neighbours.top_neighbours(neighbours.cosine_similarity(X), 6, exclude_self=True)
+    idx, sim = neighbours.nearest_rows(X, 6, block_entries=block_entries)
+    np.testing.assert_array_equal(idx, full[0])
+    if dense:  # BLAS sums a block's products in another order: equal to the last bit or two
+        np.testing.assert_allclose(sim, full[1], rtol=1e-14)
+    else:  # sparse products are exact
+        np.testing.assert_array_equal(sim, full[1])
+    assert (idx != np.arange(40)[:, None]).all()

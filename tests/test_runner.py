@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from replication import synthetic
 from replication.errors import ConfigError
 from replication.experiments import runner
 from replication.experiments.runner import Job, JobOutput
+from tests.helpers import SMALL
 
 
 def square(x: float, seed: int = 0) -> JobOutput:
@@ -91,3 +93,11 @@ def test_bad_jobs_fail_clearly(cache):
         runner.run([Job(not_an_output, {})], n_jobs=1, progress=False, use_cache=False)
     with pytest.raises(ConfigError, match="n_jobs"):
         runner.run(jobs(), n_jobs=-1)
+
+
+def test_the_cache_key_follows_the_data(tmp_path):
+    a = synthetic.prepare_download("ml-1m", tmp_path / "a", **SMALL)
+    b = synthetic.prepare_download("ml-1m", tmp_path / "b", **SMALL | {"seed": 1})
+    job = lambda d: runner.Job(runner.JobOutput, {"dataset": "ml-1m", "data_dir": str(d)})  # noqa: E731
+    assert runner.job_key(job(a)) != runner.job_key(job(b))
+    assert runner.job_key(job(a)) == runner.job_key(job(a))

@@ -5,11 +5,11 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from replication import explain
+from replication import explain, metrics
 from replication.errors import ConfigError, DataError
 from replication.experiments import protocols
-from replication.chapters import semauto as semauto_chapter
 from replication.models import semauto as S
+from tests.oracles import reference_fit, reference_user
 
 
 def toy(seed=0, n_users=6, n_items=9, n_features=7, density=0.5):
@@ -35,7 +35,7 @@ def test_fast_equals_dense_reference_on_real_users(real):
     train, feats = real
     users = [0, 7, 300, 942]
     fast = S.MaskedNetworks(epochs=60).fit(train, feats.matrix)  # float32, collapsed: the setting the chapter uses
-    ref = S.reference_fit(train, feats.matrix, users, epochs=60)
+    ref = reference_fit(train, feats.matrix, users, epochs=60)
     assert np.abs(fast.profiles()[users] - ref["profiles"]).max() < 1e-5
     assert np.abs(fast.predictions().toarray()[users] - ref["pred"]).max() < 1e-5
     assert np.abs(fast.profiles(scaled=False)[users] - ref["raw"]).max() < 1e-4
@@ -47,11 +47,11 @@ def test_fast_equals_reference_float64(loss, collapse):
     R, M = toy()
     graph = S.build_graph(R, M, collapse=collapse)
     fast = S.MaskedNetworks(epochs=300, loss=loss, dtype=np.float64).fit(R, M, graph=graph)
-    ref = S.reference_fit(R, M, range(R.shape[0]), epochs=300, loss=loss)
+    ref = reference_fit(R, M, range(R.shape[0]), epochs=300, loss=loss)
     np.testing.assert_allclose(fast.profiles(scaled=False), ref["raw"], atol=1e-10)
     np.testing.assert_allclose(fast.profiles(), ref["profiles"], atol=1e-10)
     np.testing.assert_allclose(fast.predictions().toarray(), ref["pred"], atol=1e-10)
-    per_user_loss = sum(S.reference_user(*S.user_mask(R, M, u)[:2], epochs=1, loss=loss)["losses"][0]
+    per_user_loss = sum(reference_user(*S.user_mask(R, M, u)[:2], epochs=1, loss=loss)["losses"][0]
                         for u in range(R.shape[0]))
     assert fast.losses[0] == pytest.approx(per_user_loss)
 
@@ -78,11 +78,11 @@ def test_masked_gradients_are_exactly_zero():
     assert torch.all(W1.grad[mt == 0] == 0) and torch.all(W2.grad[mt.T == 0] == 0)
     assert torch.any(W1.grad[mt == 1] != 0)
     # the hand-written backward pass of the reference is the autograd gradient: one step from 0.01 by lr
-    one = S.reference_user(x, mask, epochs=1, lr=1.0)
+    one = reference_user(x, mask, epochs=1, lr=1.0)
     np.testing.assert_allclose(0.01 - one["W1"], W1.grad.numpy(), atol=1e-14)
     np.testing.assert_allclose(0.01 - one["W2"], W2.grad.numpy(), atol=1e-14)
     # after training, masked-out weights are untouched
-    trained = S.reference_user(x, mask, epochs=200)
+    trained = reference_user(x, mask, epochs=200)
     assert np.all(trained["W1"][mask == 0] == 0.01) and np.all(trained["W2"][mask.T == 0] == 0.01)
 
 
@@ -105,7 +105,7 @@ def test_unmasked_equals_dense_fully_connected_network():
     model = S.UnmaskedNetworks(epochs=200).fit(R, M)
     for user in range(R.shape[0]):
         x, mask, items, feats = S.user_mask(R, M, user)
-        ref = S.reference_user(x, np.ones_like(mask), epochs=200)  # same hidden size, every connection present
+        ref = reference_user(x, np.ones_like(mask), epochs=200)  # same hidden size, every connection present
         assert np.allclose(ref["pre"], ref["pre"][0])  # all hidden units stay identical
         np.testing.assert_allclose(model.profiles(scaled=False)[user, feats], ref["pre"], atol=1e-10)
         np.testing.assert_allclose(model.pred_[model.graph.ui_user == user], ref["pred"], atol=1e-10)
@@ -212,15 +212,15 @@ def test_explanations_can_skip_ubiquitous_features(real):
 
 def test_mean_rank_correlation_hand_case():
     scores = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])
-    assert semauto_chapter.mean_rank_correlation(scores[:1], np.array([10.0, 20.0, 30.0])) == pytest.approx(1.0)
-    assert semauto_chapter.mean_rank_correlation(scores, np.array([10.0, 20.0, 30.0])) == pytest.approx(0.0)
+    assert metrics.mean_rank_correlation(scores[:1], np.array([10.0, 20.0, 30.0])) == pytest.approx(1.0)
+    assert metrics.mean_rank_correlation(scores, np.array([10.0, 20.0, 30.0])) == pytest.approx(0.0)
 
 
 def test_profile_correlation_matches_numpy():
     R, M = toy(7)
     model = S.MaskedNetworks(epochs=30, dtype=np.float64, init=0.01).fit(R, M, snapshots=(0,))
     g = model.graph
-    corr = semauto_chapter.profile_correlation(g, model.snapshots[0], model.pre_)
+    corr = explain.profile_correlation(g, model.snapshots[0], model.pre_)
     for user in range(g.n_users):
         sel = g.uf_user == user
         if sel.sum() > 1:

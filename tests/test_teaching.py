@@ -8,6 +8,7 @@ import scipy.sparse as sp
 
 from replication import teaching
 from replication.errors import ConfigError, DataError
+from tests.helpers import problem
 
 
 def toy() -> tuple[sp.csr_array, np.ndarray]:
@@ -221,3 +222,17 @@ def test_recommended_popularity_by_hand() -> None:
     # unseen top-1: user 0 -> item 3 (0 users), user 1 -> item 2 (1 user), user 2 -> item 1 (2 users); median 1
     scores = np.tile([9.0, 8.0, 7.0, -1.0], (3, 1))
     assert teaching.recommended_popularity(scores, train, k=1) == 1.0
+
+
+def test_the_loss_decomposition_of_one_row_for_everyone_is_the_dense_one():
+    from replication import teaching
+
+    train, _, _ = problem(6)
+    row = np.linspace(0.5, 4.5, 30)
+    dense = teaching.loss_decomposition(np.tile(row, (40, 1)), train)
+    by_row = teaching.loss_decomposition(row, train)
+    assert by_row.keys() == dense.keys()
+    for key, value in dense.items():
+        assert by_row[key] == pytest.approx(value, rel=1e-12), key
+    with pytest.raises(DataError, match="a prediction row of 29 items for a target with 30 columns"):
+        teaching.loss_decomposition(row[1:], train)

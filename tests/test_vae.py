@@ -10,7 +10,7 @@ from replication import metrics
 from replication.errors import ConfigError, DataError
 from replication.experiments import protocols
 from replication.metrics import Validation
-from replication.models import vae
+from replication.models import sparse, vae
 from replication.models.vae import MultVAE
 
 torch.set_num_threads(1)
@@ -159,7 +159,7 @@ def test_first_layer_gradient_passes_gradcheck():
     weight = torch.randn(11, 4, dtype=torch.float64, requires_grad=True)
     bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(
-        lambda w, b: vae._SparseFirstLayer.apply(x, x.values, cond_rows, cond_cols, w, b),
+        lambda w, b: sparse.first_layer(x, x.values, cond_rows, cond_cols, w, b),
         (weight, bias))
 
 

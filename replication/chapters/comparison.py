@@ -54,9 +54,6 @@ EXPLANATIONS = {
     "Mult-DAE": "none (latent code)", "Mult-VAE": "none (latent code); position in the latent space only",
     "C-VAE": "'because you asked for genre g': conditioned lists, and genre regions of the latent space",
 }
-TRAINED = {"AutoRec", "E-AutoRec", "Mult-DAE", "Mult-VAE", "C-VAE"}
-IMPLICIT = {"Mult-DAE", "Mult-VAE", "C-VAE"}  # trained on ratings >= 4 as implicit feedback (Liang et al.)
-COST = {"SEMAUTO": 8.0, "C-VAE": 6.0, "E-AutoRec": 5.0, "AutoRec": 3.0, "Mult-VAE": 3.0, "Mult-DAE": 3.0}
 
 
 def _evaluate(scores: metrics.Scores, split, expl: metrics.Explainable) -> list[dict[str, Any]]:
@@ -86,13 +83,14 @@ def fit_and_evaluate(model: str, seed: int, settings: dict[str, Any], dataset: s
     names = ["SEMAUTO-sum", "SEMAUTO-kNN"] if model == "SEMAUTO" else [model]
     train = split.fit_train
     valid = None
-    if model in IMPLICIT:
+    entry = models.MODELS[names[0]]
+    if entry.implicit:
         train = positives(split.fit_train)
         valid = metrics.Validation(positives(split.valid), metric="ndcg@100", exclude=train)
-    elif model in TRAINED:
+    elif entry.trained:
         valid = metrics.Validation(split.valid, metric="rmse")
-    side = side_information(models.SIDE[names[0]], split.fit_train, **source)
-    params = {**({"seed": seed} if model in TRAINED or model == "Random" else {}), **settings}
+    side = side_information(entry.side, split.fit_train, **source)
+    params = {**({"seed": seed} if entry.seeded else {}), **settings}
     fitted = profiling.measure(lambda: models.make(names[0], **params).fit(train, valid=valid, side=side))
     records = []
     for name in names:
@@ -109,7 +107,7 @@ def fit_and_evaluate(model: str, seed: int, settings: dict[str, Any], dataset: s
                     {"model": name, "metric": "peak_mb", "value": max(fitted.peak_mb, scored.peak_mb, evaluated.peak_mb
                                                                       if callable(scored.result) else 0.0)}]
         history = getattr(fitted.result, "history_", None)
-        if model in TRAINED and history is not None:
+        if entry.trained and history is not None:
             records.append({"model": name, "metric": "epochs_trained", "value": len(history)})
     return runner.JobOutput(records)
 
@@ -157,7 +155,8 @@ def run(config: Config = Config()) -> ChapterResult:
     jobs = [runner.Job(fit_and_evaluate, {"model": g, "seed": s,
                                           "settings": semauto_settings if g == "SEMAUTO" else chosen[g],
                                           **source},
-                       labels={"seed": s}, cost=COST.get(g, 1.0)) for s in c.seeds for g in groups]
+                       labels={"seed": s}, cost=models.MODELS[g if g != "SEMAUTO" else semauto[0]].cost)
+            for s in c.seeds for g in groups]
     timer = results.Timer()
     with timer("train and evaluate"):
         outcome = timer.count(runner.run(jobs, n_jobs=c.n_jobs, desc="comparison"))

@@ -19,7 +19,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import scipy.stats
 
 from .. import latent, metrics, models, plots, results, splits
 from ..checks import check_int, check_seeds
@@ -39,7 +38,7 @@ VARIANTS = {"Mult-VAE beta 0.008": {"beta_cap": "alternative"},
 STUDIED = {"C-VAE": "C-VAE", "C-VAE beta 0.008": "C-VAE beta 0.008"}  # networks whose latent space is studied
 TWIN = "C-VAE (unconditioned validation)"  # not a training of its own: the C-VAE run judged on another validation
 UNTRAINED = "untrained C-VAE"
-SPACES = ("full latent", "5 PCs", "10 PCs", "PC2 x PC5", "PC3 x PC5")
+SPACES = latent.SPACES
 CENTRES = ("unconditioned centroid", "mean of all points", "latent origin")
 RELATIONS = ("co-consumption", "co-labelling")
 
@@ -108,12 +107,12 @@ def network_job(seed: int, fold: int, network: str, n_folds: int, n_valid_users:
         if network == "C-VAE":  # the control: the same network with its initial weights
             studied_models.append((UNTRAINED, models.MultVAE(seed=seed, **settings).untrained(split.train, side=G)))
         for label, studied in studied_models:
-            measured, figures = study_latent_space(studied, X, G, names, n_perm, silhouette_sample, seed)
+            measured, figures = latent.study_latent_space(studied, X, G, names, n_perm, silhouette_sample, seed)
             records += [{"model": label, **r} for r in measured]
             if keep_figures:
                 artifacts[f"latent {label}"] = figures
         if keep_figures and network == "C-VAE":
-            artifacts["worked user"] = worked_user(model, split, data)
+            artifacts["worked user"] = latent.worked_user(model, split, data)
     return runner.JobOutput(records, artifacts)
 
 
@@ -153,118 +152,6 @@ def baselines_job(seed: int, fold: int, n_folds: int, n_valid_users: int, ease_l
     base = fold_in_scorer(best, split.test_in)
     records += _conditioned("EASE + genre filter", lambda c: base, split, G, k_cond, True)
     return runner.JobOutput(records, {"per_user": pd.concat(per_user, ignore_index=True)})
-
-
-# ---------------------------------------------------------------------------------------------------- latent study
-
-
-def latent_spaces(points: np.ndarray, seed: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
-    """The spaces a replicator could read the latent means in, each as (coordinates, where the latent origin lands):
-    the full latent space, the first 5 and 10 principal components, and the paper's 2-D views PC2 x PC5 and
-    PC3 x PC5. Also returns the variance shares of the first 10 components."""
-    n_pc = min(10, *points.shape)
-    c10, explained, o10 = latent.pca_projection(points, n_pc, seed=seed)
-    five = min(5, n_pc)
-    spaces = {"full latent": (points, np.zeros(points.shape[1])), "5 PCs": (c10[:, :five], o10[:five]),
-              "10 PCs": (c10, o10)}
-    if n_pc >= 5:
-        spaces |= {"PC2 x PC5": (c10[:, [1, 4]], o10[[1, 4]]), "PC3 x PC5": (c10[:, [2, 4]], o10[[2, 4]])}
-    return spaces, explained
-
-
-def study_latent_space(model: models.MultVAE, X: sp.csr_array, G: np.ndarray, names: list[str], n_perm: int,
-                       silhouette_sample: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The paper's readings of the latent means, measured in every space and from every centre: clusters
-    (silhouette, the condition's share of the variance), related genres close (Mantel test against co-consumption
-    and co-labelling), the unconditioned centroid's rank from the centre, popularity against distance from the
-    centre, profiling, the paper's pairwise statements, and the shift vectors (is a condition a translation?)."""
-    points, labels, users = latent.latent_points(model, X)
-    n_genres = G.shape[1]
-    popularity = np.asarray((X @ G).sum(axis=0)).ravel()
-    relations = {"co-consumption": latent.co_consumption_dissimilarity(X, G),
-                 "co-labelling": latent.cooccurrence_dissimilarity(G)}
-    tastes = latent.genre_tastes(X, G)
-    statements = [s for s in latent.PAPER_STATEMENTS if {s.a, *s.others} <= set(names)]
-    spaces, explained = latent_spaces(points, seed)
-    out: list[dict[str, Any]] = []
-
-    def record(space: str, metric: str, value: float, centre: str = "") -> None:
-        out.append({"space": space, "centre": centre, "metric": metric, "value": float(value)})
-
-    figures: dict[str, Any] = {"explained": explained, "popularity": popularity}
-    for space, (coords, origin) in spaces.items():
-        cents = latent.centroids(coords, labels, np.arange(-1, n_genres))  # row 0: unconditioned
-        D = latent.centroid_distances(cents[1:])
-        record(space, "silhouette", latent.silhouette(coords, labels, sample_size=silhouette_sample, seed=seed))
-        record(space, "condition share", latent.condition_share(coords, labels))
-        for relation, dissimilarity in relations.items():
-            r, p = latent.mantel(D, dissimilarity, n_perm=n_perm, seed=seed)
-            record(space, f"mantel r ({relation})", r)
-            record(space, f"mantel p ({relation})", p)
-        centres = {"unconditioned centroid": cents[0], "mean of all points": coords.mean(axis=0),
-                   "latent origin": origin}
-        for centre, where in centres.items():
-            dist = np.linalg.norm(cents - where, axis=1)
-            rho, p = scipy.stats.spearmanr(popularity, dist[1:])
-            record(space, "popularity rho", rho, centre)
-            record(space, "popularity p", p, centre)
-            if centre != "unconditioned centroid":
-                record(space, "rank of unconditioned", 1 + (dist[1:] < dist[0]).sum(), centre)
-            if space == "5 PCs":
-                figures[f"distance from {centre}"] = dist
-        profile = latent.profile_correlations(coords[labels == latent.NO_CONDITION], cents[1:], tastes)
-        record(space, "profiling share", ((profile["rho"] > 0) & (profile["p"] < 0.05 / n_genres)).mean())
-        scored = {s.id: latent.score_statement(s, D, names) for s in statements}
-        for statement_id, (holds, _) in scored.items():
-            record(space, f"statement {statement_id}", holds)
-        if space in ("full latent", "5 PCs"):
-            geometry = latent.shift_geometry(coords, labels, users)
-            record(space, "mean cosine", geometry["cosine"].mean())
-            record(space, "median deviation", geometry["deviation"].median())
-            record(space, "mean spread ratio", geometry["spread_ratio"].mean())
-            record(space, "mean shift", geometry["shift"].mean())
-            if space == "full latent":
-                figures["geometry"] = geometry.assign(genre=names)
-                figures["details"] = {statement_id: detail for statement_id, (_, detail) in scored.items()}
-                figures["profile"] = profile
-        if space == "5 PCs":
-            sample = np.random.default_rng(seed).permutation(len(labels))[: 250 * (n_genres + 1)]
-            figures |= {"coords": coords[sample].astype(np.float32), "labels": labels[sample],
-                        "centroids": cents, "origin": origin,
-                        "shifts": latent.shift_vectors(coords, labels, users)}
-    return out, figures
-
-
-def worked_user(model: models.MultVAE, split: splits.StrongSplit, data, k: int = 10) -> dict[str, Any]:
-    """One test user's history and top-k lists: unconditioned, under their favourite genre and under a genre they
-    rarely watch (among genres with >= 50 films); held-out hits marked. The user: the one whose fold-in history
-    length is the median of the fold's test users with at least 20 fold-in items (deterministic)."""
-    G = data.genre_matrix()
-    sizes = np.diff(sp.csr_array(split.test_in).indptr)
-    candidates = np.flatnonzero(sizes >= 20)
-    if not len(candidates):
-        candidates = np.arange(len(sizes))
-    row = int(candidates[np.argsort(sizes[candidates], kind="stable")[len(candidates) // 2]])
-    history = split.test_in[[row]].indices
-    held_out = set(split.test_out[[row]].indices.tolist())
-    taste = G[history].mean(axis=0)
-    common = G.sum(axis=0) >= 50
-    favourite = int(np.argmax(taste))
-    rare = int(np.flatnonzero(common)[np.argmin(taste[common])]) if common.any() else int(np.argmin(taste))
-    genres = list(data.genres)
-
-    def top(condition: int | None) -> list[str]:
-        scores = model.score(split.test_in[[row]], condition=condition)[0]
-        scores[history] = -np.inf
-        items = np.argsort(-scores, kind="stable")[:k]
-        return [f"{data.title(i)}{' ✓' if i in held_out else ''}" for i in items]
-
-    lists = pd.DataFrame({"no condition": top(None), f"condition: {genres[favourite]}": top(favourite),
-                          f"condition: {genres[rare]}": top(rare)}, index=pd.RangeIndex(1, k + 1, name="rank"))
-    shares = pd.Series(taste, index=genres).sort_values(ascending=False)
-    return {"user": int(np.asarray(split.test_users)[row]), "n_history": int(len(history)),
-            "n_held_out": len(held_out), "shares": shares, "lists": lists, "favourite": genres[favourite],
-            "rare": genres[rare]}
 
 
 # ---------------------------------------------------------------------------------------------------- run

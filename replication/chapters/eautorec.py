@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import explain, metrics, models, plots, results
-from ..checks import check_choice, check_int, check_seeds
+from ..checks import check_choice, check_int, check_seeds, read_only
 from ..experiments import claims as C
 from ..experiments import runner
 from ..experiments.protocols import holdout, load_data
@@ -45,18 +45,6 @@ def _evaluation(name: str, relevant_threshold: float, strict_threshold: float) -
             "strict": ("raw", "unrated", strict_threshold)}[name]
 
 
-def _tied_shares(scores: metrics.Scores, known, ns: list[int]) -> dict[int, float]:
-    """Per list length n: the share of users whose n-th and (n+1)-th best unrated items have the same score (a tie
-    decides what enters the list); computed on blocks of users."""
-    m = min(max(ns) + 1, known.shape[1])
-    tops = []
-    for where, block in metrics.score_blocks(scores, np.arange(known.shape[0]), known.shape[1]):
-        s = np.where(known[np.arange(known.shape[0])[where]].toarray() > 0, -np.inf, block)
-        tops.append(-np.sort(-np.partition(s, s.shape[1] - m, axis=1)[:, -m:], axis=1))
-    top = np.concatenate(tops)
-    return {n: float(np.mean(top[:, n - 1] == top[:, n])) for n in ns if n < m}
-
-
 def _transformed(scores: metrics.Scores, how: str, seed: int) -> metrics.Scores:
     """Scores clipped to [1, 5] ("clipped") or with exact ties in a seeded random order ("ties"): of the whole
     matrix, or block by block for a scorer (then seeded by the block's first row)."""
@@ -70,9 +58,10 @@ def _transformed(scores: metrics.Scores, how: str, seed: int) -> metrics.Scores:
 
 @functools.lru_cache(maxsize=32)
 def _explainable(seed: int, n_neighbors: int, theta: float, dataset: str = "ml-100k", data_dir: str = ""):
-    """The explainable (user, item) pairs of a seed's E (cached per worker process: every job of a seed needs it)."""
+    """The explainable (user, item) pairs of a seed's E (cached per worker process: every job of a seed needs it;
+    read-only, so that no job changes what the next one reads)."""
     split = holdout(seed, "random", 0.1, dataset=dataset, data_dir=data_dir)
-    return explain.explainable_pairs(split.fit_train, n_neighbors, theta)
+    return read_only(explain.explainable_pairs(split.fit_train, n_neighbors, theta))
 
 
 def _fit(split, model: str, n_neighbors: int, theta: float, valid: "metrics.Validation | None",
@@ -107,7 +96,7 @@ def fit_and_evaluate(seed: int, model: str, hidden: int, l2: float, n_neighbors:
                {"metric": "epochs_trained", "value": len(history)}]
     for name, scores in (("main", raw), ("clipped", clipped)):
         records += [{"metric": "tied_lists", "n": n, "evaluation": name, "value": v}
-                    for n, v in _tied_shares(scores, known, ns).items()]
+                    for n, v in metrics.tied_shares(scores, known, ns).items()]
     explainable = {(int(nb), float(th)): _explainable(seed, int(nb), float(th), dataset, data_dir)
                    for nb, th in mep_settings}
     lists, meps = {}, {}

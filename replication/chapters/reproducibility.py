@@ -46,7 +46,7 @@ def run(config: Config = Config()) -> ChapterResult:
     values = {"chapters_with_results": len(all_results), "claims": len(table)}
     values |= {f"verdicts_{k.replace(' ', '_')}": int(v) for k, v in table["verdict"].value_counts().items()}
     values |= {f"robustness_{k.replace(' ', '_')}": int(v) for k, v in table["robustness"].value_counts().items()}
-    result.frame = pd.DataFrame(records(values | error_control(result)))
+    result.frame = pd.DataFrame(records(values | report.error_control(result["all_results"], FDR)))
     return result
 
 
@@ -66,25 +66,9 @@ def verdict_counts(result: ChapterResult) -> pd.DataFrame:
         survive.rename(f"decisive with q < {FDR:g}")).fillna(0).astype(int)
 
 
-def error_control(result: ChapterResult) -> dict[str, int]:
-    """The book-wide account: claims, tested claims, decisive verdicts, those that survive FDR 5%, and the
-    inconclusive comparisons more runs would resolve (or not)."""
-    table = report.claims_table(result["all_results"])
-    tested = table[table["p_value"].notna()]
-    decisive = tested[tested["verdict"] != "inconclusive"]
-    power = report.power_table(result["all_results"])
-    reachable = power["runs needed (80% power)"] != "not reachable"
-    return {"claims": len(table), "tested": len(tested), "decisive": len(decisive),
-            "survive_fdr": int((decisive["q_value"] < FDR).sum()),
-            "lost_to_fdr": int((decisive["q_value"] >= FDR).sum()),
-            "inconclusive_tested": int((tested["verdict"] == "inconclusive").sum()),
-            "resolvable": int(reachable.sum()), "unresolvable": int((~reachable).sum()),
-            "reversed": int((table["robustness"] == "reversed").sum())}
-
-
 def numbers(result: ChapterResult) -> dict:
     return {"total_seconds": float(result["executions"]["seconds"].fillna(0).sum()), "fdr": FDR,
-            **{f"n_{k}": v for k, v in error_control(result).items()}}
+            **{f"n_{k}": v for k, v in report.error_control(result["all_results"], FDR).items()}}
 
 
 def claims(result: ChapterResult) -> list[C.Claim]:

@@ -202,18 +202,6 @@ def _control(name: str, split, seed: int, dae_epochs: int, ks: list[int], candid
     return best[2], {tuned: float(best[1])}
 
 
-def bin_labels(edges: list[int]) -> list[str]:
-    """Labels of the bins of training ratings for edges [20, 40, ..., 160]: "<= 20", "21-40", ..., "> 160"."""
-    edges = sorted(int(e) for e in edges)
-    return [f"<= {edges[0]}"] + [f"{a + 1}-{b}" for a, b in zip(edges, edges[1:])] + [f"> {edges[-1]}"]
-
-
-def activity_bins(counts: np.ndarray, edges: list[int]) -> np.ndarray:
-    """The bin label of each user's number of training ratings (see :func:`bin_labels`)."""
-    position = np.searchsorted(sorted(int(e) for e in edges), counts, side="left")
-    return np.array(bin_labels(edges), dtype=object)[position]
-
-
 def _cold_records(scored: dict[str, np.ndarray], split, edges: list[int], candidates: str
                   ) -> list[dict[str, Any]]:
     """Mean test nDCG@10 per bin of training ratings (the users with few ratings first), for every method."""
@@ -221,7 +209,7 @@ def _cold_records(scored: dict[str, np.ndarray], split, edges: list[int], candid
     out = []
     for method, scores in scored.items():
         per_user = _per_user_ndcg(scores, split, candidates)
-        bins = activity_bins(counts[per_user.index.to_numpy()], edges)
+        bins = metrics.activity_bins(counts[per_user.index.to_numpy()], edges)
         for label, values in per_user.groupby(bins):
             out.append({"method": method, "bin": label, "metric": "bin_ndcg@10", "value": float(values.mean()),
                         "users": int(values.notna().sum())})
@@ -271,8 +259,9 @@ def _figure_data(fitted, scored, split, feats, show_users, max_items, candidates
                      "after training": explain.top_profile_features(P[user], feats.features),
                      f"after, features of <= {max_items} films": explain.top_profile_features(specific,
                                                                                               feats.features)},
-        "profile_corr": float(np.nanmean(profile_correlation(model.graph_, network.snapshots[0], network.pre_))),
-        "sum_vs_nfeat": mean_rank_correlation(scored["SEMAUTO-sum"], np.diff(feats.matrix.indptr)),
+        "profile_corr": float(np.nanmean(explain.profile_correlation(model.graph_, network.snapshots[0],
+                                                                     network.pre_))),
+        "sum_vs_nfeat": metrics.mean_rank_correlation(scored["SEMAUTO-sum"], np.diff(feats.matrix.indptr)),
         "sum_top_nfeat": float(np.diff(feats.matrix.indptr)[metrics.top_k(scored["SEMAUTO-sum"], 10,
                                                                           exclude=excluded)].mean()),
         "min_train_ratings": int(counts.min()),
@@ -282,34 +271,6 @@ def _figure_data(fitted, scored, split, feats, show_users, max_items, candidates
                  "relations": feats.features["relation"].to_numpy()[feats_u]},
         "recommendations": pd.concat(tables)[["recommender", "user", "rank", "film", "explanation"]],
     }
-
-
-def mean_rank_correlation(scores: np.ndarray, values: np.ndarray) -> float:
-    """Mean over users (rows) of the Spearman correlation between a row of `scores` and the per-item `values`."""
-    from scipy.stats import rankdata
-
-    ranks = rankdata(scores, axis=1)
-    target = rankdata(values)
-    ranks = ranks - ranks.mean(axis=1, keepdims=True)
-    target = target - target.mean()
-    denom = np.linalg.norm(ranks, axis=1) * np.linalg.norm(target)
-    denom[denom == 0] = np.nan
-    return float(np.nanmean(ranks @ target / denom))
-
-
-def profile_correlation(graph: S.Graph, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """Per-user Pearson correlation between two sets of hidden-unit values (e.g. epoch 0 and the end of training),
-    over that user's hidden units; NaN for users with fewer than two units or a constant set."""
-    u = graph.uf_user
-    n = np.bincount(u, minlength=graph.n_users).astype(float)
-    safe = np.where(n > 0, n, 1.0)
-    mb = np.bincount(u, before, graph.n_users) / safe
-    ma = np.bincount(u, after, graph.n_users) / safe
-    db, da = before - mb[u], after - ma[u]
-    cov = np.bincount(u, db * da, graph.n_users)
-    var = np.sqrt(np.bincount(u, db * db, graph.n_users) * np.bincount(u, da * da, graph.n_users))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where((n > 1) & (var > 0), cov / np.where(var > 0, var, 1.0), np.nan)
 
 
 # ---------------------------------------------------------------------------------------------------- run
@@ -489,7 +450,7 @@ def graph_table(result: ChapterResult) -> pd.DataFrame:
 def cold_table(result: ChapterResult) -> pd.DataFrame:
     """Test nDCG@10 (mean +- 95% CI over seeds) per bin of training ratings, with the number of users per bin."""
     f = result.frame[result.frame["metric"] == "bin_ndcg@10"]
-    order = bin_labels(result.config.cold_bins)
+    order = metrics.bin_labels(result.config.cold_bins)
     rows = {}
     for method in TABLE_METHODS:
         sub = f[f["method"] == method]
@@ -595,7 +556,7 @@ def summation_figure(result: ChapterResult) -> plt.Figure:
 
 def cold_figure(result: ChapterResult) -> plt.Figure:
     f = result.frame[result.frame["metric"] == "bin_ndcg@10"]
-    order = bin_labels(result.config.cold_bins)
+    order = metrics.bin_labels(result.config.cold_bins)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for method in ("SEMAUTO-kNN", "SEMAUTO-kNN-w2v", "untrained-kNN", "binary-kNN", "SEMAUTO-sum",
                    "UserKNN (ratings)", "EASE", "Mult-DAE", "Pop", "Random"):
@@ -736,7 +697,7 @@ def cold_values(result: ChapterResult, method: str, bin_label: str) -> pd.Series
 
 def _cold_claim(result: ChapterResult) -> C.Claim:
     """The paper's cold-user claim, judged in the bin of the users with the fewest training ratings."""
-    order = bin_labels(result.config.cold_bins)
+    order = metrics.bin_labels(result.config.cold_bins)
     present = [b for b in order if len(cold_values(result, "SEMAUTO-kNN", b)) > 1]
     coldest = present[0]
 
@@ -841,7 +802,7 @@ def numbers(result: ChapterResult) -> dict:
     dae = main_runs[(main_runs["method"] == "Mult-DAE") & (main_runs["metric"] == "epochs_best")]["value"]
     out["dae_epochs"] = ", ".join(str(int(e)) for e in dae)
     out["dae_max_epochs"] = p.dae_epochs
-    order = bin_labels(p.cold_bins)
+    order = metrics.bin_labels(p.cold_bins)
     out["coldest_bin"] = order[0]
     for method in ("SEMAUTO-kNN", "SEMAUTO-kNN-w2v", "binary-kNN", "EASE", "UserKNN (ratings)"):
         out[f"cold_{_key(method)}"] = float(cold_values(result, method, order[0]).mean())

@@ -14,8 +14,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .. import datasets, explain, features, metrics, splits
-from ..checks import check_choice
+from ..checks import check_choice, read_only
 from ..errors import ConfigError
+from ..models.vae import expand_conditions
 
 __all__ = ["load_data", "data_source", "fold_in_scorer", "item_features", "Holdout", "holdout", "side_information", "strong_metrics",
            "conditioned_eval"]
@@ -23,10 +24,15 @@ __all__ = ["load_data", "data_source", "fold_in_scorer", "item_features", "Holdo
 SPLITS = ("holdout", "random")
 
 
-@lru_cache(maxsize=2)
 def load_data(dataset: str = "ml-100k", data_dir: str = "") -> datasets.Dataset:
     """The data set, loaded once per process (worker processes keep it between jobs): `dataset` by name, from
-    `data_dir` ("" = ML-100K offline, or `data/` for the larger ones; see :func:`replication.datasets.load`)."""
+    `data_dir` ("" = ML-100K offline, or `data/` for the larger ones; see :func:`replication.datasets.load`). Each
+    call gets its own view (:meth:`replication.datasets.Dataset.view`): a change to it never reaches the cache."""
+    return _loaded(dataset, data_dir).view()
+
+
+@lru_cache(maxsize=2)
+def _loaded(dataset: str, data_dir: str) -> datasets.Dataset:
     return datasets.load(dataset, data_dir or None)
 
 
@@ -41,10 +47,17 @@ def data_source(dataset: str = "ml-100k", data_dir: str = "") -> dict[str, str]:
     return source
 
 
-@lru_cache(maxsize=8)
 def item_features(min_items: int = 2, relations: str | tuple[str, ...] = "all") -> features.ItemFeatures:
-    """The knowledge-graph item x feature matrix, built once per process and setting."""
-    return features.build_item_features(load_data(), min_items=min_items, relations=relations)
+    """The knowledge-graph item x feature matrix, built once per process and setting; the matrix is read-only and
+    each call gets its own copy-on-write view of the table."""
+    built = _item_features(min_items, relations)
+    return features.ItemFeatures(built.matrix, built.features.copy(deep=False))
+
+
+@lru_cache(maxsize=8)
+def _item_features(min_items: int, relations: str | tuple[str, ...]) -> features.ItemFeatures:
+    built = features.build_item_features(load_data(), min_items=min_items, relations=relations)
+    return features.ItemFeatures(read_only(built.matrix), built.features)
 
 
 @dataclass
@@ -123,7 +136,6 @@ def conditioned_validation(fold_in, held_out, item_conditions,
     items) and once under each condition found in their fold-in items (target: the held-out items with that
     condition); rows whose target is empty are dropped. Returns the Validation and each row's condition (-1 =
     none), for ``MultVAE.fit(..., valid_conditions=...)``."""
-    from ..models.vae import expand_conditions
 
     fold_in, held_out = sp.csr_array(fold_in, dtype=np.float32), sp.csr_array(held_out, dtype=np.float32)
     cond = sp.csr_array(np.asarray(item_conditions.toarray() if sp.issparse(item_conditions) else item_conditions)

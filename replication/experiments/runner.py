@@ -34,6 +34,9 @@ import numpy as np
 import pandas as pd
 
 from .. import settings
+from ..datasets import FILES, ensure_files, sha256_of
+from ..profiling import release_free_memory
+from .protocols import load_data
 from ..checks import check_int
 from ..errors import ConfigError
 
@@ -113,8 +116,6 @@ def _code_digest() -> str:
 
 @lru_cache(maxsize=1)
 def _data_digest() -> str:
-    from ..datasets import FILES, ensure_files, sha256_of
-
     folder = ensure_files()
     return hashlib.sha256("".join(sha256_of(folder / name) for name in FILES).encode()).hexdigest()
 
@@ -136,8 +137,6 @@ def _job_data(params: dict[str, Any]) -> Any:
     """The checksums of the data a job reads: ML-100K's files, and those of a larger data set it names."""
     if not params.get("dataset") or (params["dataset"] == "ml-100k" and not params.get("data_dir")):
         return _data_digest()
-    from .protocols import load_data
-
     return [_data_digest(), load_data(params["dataset"], params.get("data_dir", "")).checksums]
 
 
@@ -177,8 +176,6 @@ def _execute(fn: Callable[..., JobOutput], params: dict[str, Any]) -> JobOutput:
     if not isinstance(output, JobOutput):
         raise ConfigError(f"job {fn.__qualname__} must return a JobOutput, got {type(output).__name__}")
     output.seconds = time.perf_counter() - start
-    from ..profiling import release_free_memory
-
     release_free_memory()  # hand the job's freed memory back, so a worker's size stays that of its data
     return output
 
@@ -187,6 +184,10 @@ def _pool(n_jobs: int):
     from joblib.externals.loky import get_reusable_executor
 
     env = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    # torch's CPU allocator on transparent huge pages: large weight gradients are fresh memory at every update, and
+    # faulting in 4 kB pages cost ~30% of a VAE update at ML-20M's shape (bench/bench_speed.py --thp); no effect on
+    # any number, and none where the kernel offers no huge pages
+    env["THP_MEM_ALLOC_ENABLE"] = "1"
     return get_reusable_executor(max_workers=n_jobs, timeout=POOL_IDLE_SECONDS, initializer=_worker_init, env=env)
 
 

@@ -18,10 +18,10 @@ where m_u masks the observed ratings (``loss="masked"``), or the plain squared e
 ones counted as 0 (``loss="full"``, the mistake the masked loss avoids). Biases are not regularized.
 
 Speed (``sparse=True``, the default): the masked loss needs the reconstruction only at the observed ratings, so the
-encoder reads the sparse input (:class:`Encode`: embedding-bag sums forward and backward) and the decoder is
-evaluated only at the observed (user, item) pairs (:class:`SampledDot`: a sampled dense-dense product forward, two
+encoder reads the sparse input (:class:`~replication.models.sparse.Encode`: embedding-bag sums forward and backward) and the decoder is
+evaluated only at the observed (user, item) pairs (:class:`~replication.models.sparse.SampledDot`: a sampled dense-dense product forward, two
 embedding-bag sums backward); the full score matrix is computed only for ranking. E-AutoRec's E, when nothing is
-thresholded away, is fed as the product M @ R it is (:class:`MixedRatings`) and never formed. Each full-batch
+thresholded away, is fed as the product M @ R it is (:class:`~replication.models.sparse.MixedRatings`) and never formed. Each full-batch
 epoch's validation pass is reused as the next epoch's encoder forward, the penalty's gradient is added in place,
 and Rprop updates without temporaries: ``bench/bench_speed.py`` puts an epoch within about 5x of its arithmetic
 floor (it was 10x). ``sparse=False`` is the dense reference: full (users x items) products with the loss masked by
@@ -36,163 +36,27 @@ side=E)`` (``side`` given = E-AutoRec), ``score(users)`` = raw predicted ratings
 from __future__ import annotations
 
 import math
-import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from ..checks import as_csr, check_choice, check_int, check_number
 from ..errors import ConfigError, DataError
-from .base import Recommender
+from .base import Entry, Recommender
+from .sparse import Encode, MixedRatings, Pattern, SampledDot, _block_times, _Mix, _Rows, _rows_of
 from .training import Rprop, fit_loop, resolve_device
 
 if TYPE_CHECKING:  # the type only: models never import the metrics module
     from ..metrics import Validation
 
-__all__ = ["AutoRecNet", "AutoRec", "MixedRatings", "Pattern", "Encode", "SampledDot", "LOSSES", "OPTIMIZERS",
-           "COMBINES"]
+__all__ = ["AutoRecNet", "AutoRec", "MixedRatings", "LOSSES", "OPTIMIZERS", "COMBINES"]
 
 LOSSES = ("masked", "full")
 COMBINES = ("concat", "sum")  # Eq. 4's W1 (r + e): two blocks side by side, or one block over the sum
 OPTIMIZERS = ("rprop", "adam")
-# torch says so once per process; the patterns here are built valid by construction (sorted CSR from scipy)
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
-class Pattern:
-    """The observed (row, item) pairs of a batch in CSR order, with the permutation to item-major (CSC) order: what
-    the sparse encoder and decoder need to run their products in both directions.
-
-    Both products are embedding-bag sums (each output row sums the dense rows its pattern row points at, weighted by
-    the values): on one CPU thread twice as fast here as torch's sparse CSR x dense product, and no sparse tensor is
-    ever built."""
-
-    def __init__(self, rows: torch.Tensor, items: torch.Tensor, n_rows: int, n_items: int) -> None:
-        self.rows, self.items, self.shape = rows, items, (n_rows, n_items)
-        device = items.device
-        self.crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=device)
-        self.crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n_rows), 0)
-        self.to_csc = torch.argsort(items * n_rows + rows)  # CSR position of each entry in item-major order
-        self.ccol = torch.zeros(n_items + 1, dtype=torch.int64, device=device)
-        self.ccol[1:] = torch.cumsum(torch.bincount(items, minlength=n_items), 0)
-        self.csc_rows = rows[self.to_csc]
-
-    def csr(self, values: torch.Tensor) -> torch.Tensor:
-        """The (n_rows, n_items) sparse matrix with `values` (one per pair, CSR order)."""
-        return torch.sparse_csr_tensor(self.crow, self.items, values, self.shape, check_invariants=False)
-
-    def times(self, values: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
-        """X @ dense, X = the (n_rows, n_items) matrix holding `values` (CSR order) at the pattern's pairs."""
-        return F.embedding_bag(self.items, dense, self.crow, mode="sum", per_sample_weights=values,
-                               include_last_offset=True)
-
-    def t_times(self, values: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
-        """X^T @ dense (n_items rows), X as in :meth:`times`."""
-        return F.embedding_bag(self.csc_rows, dense, self.ccol, mode="sum", per_sample_weights=values[self.to_csc],
-                               include_last_offset=True)
-
-
-@dataclass(frozen=True)
-class MixedRatings:
-    """An extra input block given as a product M @ R, never formed: each user's extra input is an M-weighted mix of
-    the users' rating vectors (M: users x users, sparse; R: users x items ratings, in stars like the training
-    matrix). E-AutoRec's E without a threshold is one: M holds 1/|N_u| at u's neighbours, R the training ratings
-    (:func:`replication.explain.explainability_input`). The encoder then computes M (R W_e) with two sparse
-    products instead of a dense (users x items) block times W_e: four times less work on ML-100K, and no dense
-    users x items matrix on large data."""
-
-    mixing: Any
-    ratings: Any
-
-
-class _Mix:
-    """MixedRatings as torch tensors: M's rows (of `users`, None = all) as a pattern with weights, and R / scale."""
-
-    def __init__(self, mixing: "_Rows", source: "_Rows", users: torch.Tensor | None = None) -> None:
-        self.mixing, self.source = mixing, source
-        positions, self.pattern = mixing.select(users)
-        self.weights = mixing.values if users is None else mixing.values[positions]
-        self.shape = (self.pattern.shape[0], source.n_items)
-
-    def rows(self, users: torch.Tensor) -> "_Mix":
-        """The block's rows of `users` (their mixing weights over every user's ratings)."""
-        return _Mix(self.mixing, self.source, users)
-
-    def times(self, weight: torch.Tensor) -> torch.Tensor:
-        """block @ weight = M ((R / scale) @ weight), two sparse products, differentiable in `weight`."""
-        return self.pattern.times(self.weights, self.source.pattern.times(self.source.values, weight))
-
-    def t_times(self, grad: torch.Tensor) -> torch.Tensor:
-        """block^T @ grad = (R / scale)^T (M^T grad)."""
-        return self.source.pattern.t_times(self.source.values, self.pattern.t_times(self.weights, grad))
-
-
-def _block_times(extra: "torch.Tensor | _Mix", weight: torch.Tensor) -> torch.Tensor:
-    """E @ weight for a dense or a mixed extra block E."""
-    return extra.times(weight) if isinstance(extra, _Mix) else extra @ weight
-
-
-def _block_t_times(extra: "torch.Tensor | _Mix", grad: torch.Tensor) -> torch.Tensor:
-    """E^T @ grad for a dense or a mixed extra block E."""
-    return extra.t_times(grad) if isinstance(extra, _Mix) else extra.T @ grad
-
-
-class Encode(torch.autograd.Function):
-    """The encoder's pre-activation z = X W_r + E W_e + b for the sparse rows X of a pattern (values = the scaled
-    ratings, no gradient) and an optional extra block E (E-AutoRec), dense or :class:`MixedRatings`: embedding-bag
-    sums (plus the block's product) forward; backward grad_W_r = X^T G (a sparse x dense product), grad_W_e = E^T G,
-    grad_b = the column sums of G. ``weight`` is the whole item-major input weight [W_r; W_e], or W_r alone when E
-    shares it (the sum reading, z = (X + E) W_r + b: grad_W_r = X^T G + E^T G). A ``memo`` holding z
-    already computed for these very weights and inputs (the previous epoch's validation pass) makes the forward
-    free."""
-
-    @staticmethod
-    def forward(ctx, weight: torch.Tensor, bias: torch.Tensor, values: torch.Tensor, pattern: Pattern,
-                extra: "torch.Tensor | _Mix | None", memo: torch.Tensor | None) -> torch.Tensor:
-        n_items = pattern.shape[1]
-        ctx.pattern, ctx.extra, ctx.concat = pattern, extra, weight.shape[0] > n_items
-        ctx.save_for_backward(values)
-        if memo is not None:
-            return memo.clone()
-        z = pattern.times(values, weight[:n_items])
-        if extra is not None:  # a weight with no rows beyond the items' = the shared block of the sum reading
-            z.add_(_block_times(extra, weight[n_items:] if weight.shape[0] > n_items else weight))
-        return z.add_(bias)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (values,) = ctx.saved_tensors
-        grad, extra = grad.contiguous(), ctx.extra
-        grad_weight = ctx.pattern.t_times(values, grad)
-        if extra is not None:
-            block = _block_t_times(extra, grad)
-            grad_weight = torch.cat([grad_weight, block]) if ctx.concat else grad_weight.add_(block)
-        return grad_weight, grad.sum(0), None, None, None, None
-
-
-class SampledDot(torch.autograd.Function):
-    """values[j] = h[rows[j]] . W[items[j]]: the decoder evaluated only at the pairs of a pattern (a sampled
-    dense-dense product), never forming a dense users x items matrix; backward: grad_h = G W and grad_W = G^T h,
-    two sparse x dense products (embedding-bag sums) with the output gradients G."""
-
-    @staticmethod
-    def forward(ctx, h: torch.Tensor, W: torch.Tensor, pattern: Pattern) -> torch.Tensor:
-        ctx.pattern = pattern
-        ctx.save_for_backward(h, W)
-        zeros = torch.zeros(pattern.items.shape[0], dtype=h.dtype, device=h.device)
-        return torch.sparse.sampled_addmm(pattern.csr(zeros), h, W.T).values()
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        h, W = ctx.saved_tensors
-        grad_h = ctx.pattern.times(grad, W) if ctx.needs_input_grad[0] else None
-        grad_W = ctx.pattern.t_times(grad, h) if ctx.needs_input_grad[1] else None
-        return grad_h, grad_W, None
-
-
 class AutoRecNet(nn.Module):
     """One-hidden-layer autoencoder: sigmoid encoder over [ratings; extra] (or ratings + extra, ``combine="sum"``),
     identity decoder back to the ratings.
@@ -273,33 +137,6 @@ class AutoRecNet(nn.Module):
         """(||W1||_F^2 + ||W2||_F^2) / 2, the weight-decay term of Eq. 3 (without lambda)."""
         w1, w2 = self.enc_weight.reshape(-1), self.dec_weight.reshape(-1)
         return 0.5 * (torch.dot(w1, w1) + torch.dot(w2, w2))  # dot products: no weight-sized temporary
-
-
-def _rows_of(extra: "torch.Tensor | _Mix", users: torch.Tensor) -> "torch.Tensor | _Mix":
-    return extra.rows(users) if isinstance(extra, _Mix) else extra[users]
-
-
-class _Rows:
-    """A CSR rating matrix as torch tensors, sliceable by users without a Python loop."""
-
-    def __init__(self, R: sp.csr_array, scale: float, device: torch.device) -> None:
-        self.n_users, self.n_items = R.shape
-        self.indptr = torch.from_numpy(R.indptr.astype(np.int64)).to(device)
-        self.items = torch.from_numpy(R.indices.astype(np.int64)).to(device)
-        self.values = torch.from_numpy((R.data / scale).astype(np.float32)).to(device)
-        self.rows = torch.repeat_interleave(torch.arange(self.n_users, device=device), self.indptr.diff())
-        self.pattern = Pattern(self.rows, self.items, self.n_users, self.n_items)
-
-    def select(self, users: torch.Tensor | None) -> tuple[torch.Tensor, Pattern]:
-        """(positions of the users' entries, their pattern with rows renumbered 0..len(users)-1)."""
-        if users is None:
-            return torch.arange(self.items.shape[0], device=self.items.device), self.pattern
-        starts, degree = self.indptr[users], self.indptr[users + 1] - self.indptr[users]
-        offsets = torch.cumsum(degree, 0) - degree
-        local = torch.repeat_interleave(torch.arange(len(users), device=users.device), degree)
-        positions = torch.repeat_interleave(starts - offsets, degree) + torch.arange(int(degree.sum()),
-                                                                                     device=users.device)
-        return positions, Pattern(local, self.items[positions], len(users), self.n_items)
 
 
 class AutoRec(Recommender):
@@ -471,3 +308,9 @@ class AutoRec(Recommender):
     def predict(self, users: Any = None) -> np.ndarray:
         """Predicted ratings clipped to [1, scale] (what RMSE is computed on)."""
         return np.clip(self.score(users), 1.0, self.scale)
+
+
+REGISTERED = {
+    "AutoRec": Entry(AutoRec, trained=True, seeded=True, cost=3.0),
+    "E-AutoRec": Entry(AutoRec, side="explainability", trained=True, seeded=True, cost=5.0),
+}

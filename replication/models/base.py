@@ -16,7 +16,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ from ..errors import ConfigError, DataError
 if TYPE_CHECKING:  # the type only: models never import the metrics module
     from ..metrics import Validation
 
-__all__ = ["Recommender"]
+__all__ = ["Recommender", "Entry"]
 
 
 class Recommender:
@@ -77,3 +78,16 @@ class Recommender:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
                            if not k.endswith("_") and not k.startswith("_"))
         return f"{type(self).__name__}({params})"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A model registered by name in its own module's ``REGISTERED``: how to build it and the facts the experiments
+    need about it, so that adding a model touches one file."""
+
+    build: Callable[..., Recommender]
+    side: str | None = None  # the side information fit() receives, computed from training data by the experiments
+    trained: bool = False  # trained iteratively, stopping early on validation data
+    implicit: bool = False  # trained on ratings >= 4 as implicit feedback (Liang et al.)
+    seeded: bool = False  # takes a seed (initialisation, sampling)
+    cost: float = 1.0  # the relative cost of one fit (the runner starts the costliest jobs first)

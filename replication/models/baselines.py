@@ -10,6 +10,7 @@ factors, fitted to the ratings by the book's training loop (full-batch Rprop, ea
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from torch import nn
 from ..checks import check_int, check_number
 from ..errors import ConfigError, DataError
 from ..neighbours import cosine_similarity, knn_scores, top_neighbours
-from .base import Recommender
+from .base import Entry, Recommender
 from .training import Rprop, fit_loop, resolve_device
 
 if TYPE_CHECKING:  # the type only: models never import the metrics module
@@ -287,3 +288,10 @@ class BiasedMF(Recommender):
     def predict(self, users: Any = None) -> np.ndarray:
         """Predicted ratings clipped to [1, 5] (what RMSE is computed on)."""
         return np.clip(self.score(users), 1.0, self.scale)
+
+
+REGISTERED = {
+    "Random": Entry(Random, seeded=True), "Pop": Entry(Popularity), "ItemKNN": Entry(ItemKNN),
+    "UserKNN": Entry(UserKNN), "EASE": Entry(EASE), "BiasedMF": Entry(BiasedMF, trained=True, seeded=True),
+    "Biases": Entry(partial(BiasedMF, factors=0), trained=True, seeded=True),
+}

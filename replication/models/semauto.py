@@ -10,8 +10,8 @@ trained with plain full-batch gradient descent (lr 0.3, 1,000 epochs, every weig
 
 Two implementations of exactly the same arithmetic:
 
-* `reference_user` / `reference_fit`: the literal dense network of one user, with W * M in the forward pass and
-  the mask applied again to the weight gradients, one user after the other (what the authors' code does);
+* the literal dense network of one user, with W * M in the forward pass and the mask applied again to the weight
+  gradients, one user after the other (what the authors' code does): the test oracle `tests/oracles.py`;
 * `MaskedNetworks`: every existing connection of every user is one (user, item, feature) edge; one epoch for all users is
   two sparse matrix-vector products, a scatter-add and two fused weight updates over the edge arrays. A masked
   connection has no edge, so its gradient is zero by construction and users never share a parameter.
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -35,10 +36,10 @@ import scipy.sparse as sp
 from ..checks import as_csr, check_choice, check_int, check_number
 from ..errors import ConfigError, DataError
 from ..neighbours import cosine_similarity, knn_scores, top_neighbours
-from .base import Recommender
+from .base import Entry, Recommender
 
-__all__ = ["RATING_SCALE", "RATING_SCALES", "scale_ratings", "enrich_profiles", "feature_idf", "Graph", "build_graph", "MaskedNetworks", "UnmaskedNetworks", "reference_user",
-           "reference_fit", "user_mask", "minmax_profiles", "SemAuto"]
+__all__ = ["RATING_SCALE", "RATING_SCALES", "scale_ratings", "enrich_profiles", "feature_idf", "Graph",
+           "build_graph", "MaskedNetworks", "UnmaskedNetworks", "user_mask", "minmax_profiles", "SemAuto"]
 
 RATING_SCALE = 5.0  # the largest rating
 MIN_RATING = 1.0
@@ -361,7 +362,7 @@ class UnmaskedNetworks:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# the literal reference: one dense masked network per user
+# one user's network as dense arrays (the chapter's mask figure; the literal reference of tests/oracles.py)
 # ----------------------------------------------------------------------------------------------------------------
 
 
@@ -376,56 +377,6 @@ def user_mask(train, item_features, user: int, rating_scale: str = "minmax"
     sub = mask[items, :]
     feats = np.unique(sub.indices)
     return x, sub[:, feats].toarray(), items, feats
-
-
-def reference_user(x: np.ndarray, mask: np.ndarray, epochs: int = 1000, lr: float = 0.3, init: float = 0.01,
-                   loss: str = "sum", dtype=np.float64) -> dict:
-    """Train one user's dense network literally: W1 (items x features) and W2 (features x items) are full matrices,
-    the mask multiplies them in the forward pass and the gradients in the backward pass."""
-    _check_settings(epochs, lr, init, loss)
-    x = np.asarray(x, dtype=dtype)
-    mask = np.asarray(mask, dtype=dtype)
-    if mask.ndim != 2 or mask.shape[0] != len(x):
-        raise DataError(f"mask must be (n_items={len(x)}, n_features), got {mask.shape}")
-    W1 = np.full(mask.shape, init, dtype=dtype)
-    W2 = np.full(mask.T.shape, init, dtype=dtype)
-    step = lr / (len(x) if loss == "mean" else 1)
-    losses = np.empty(epochs)
-    for epoch in range(epochs):
-        a = x @ (W1 * mask)
-        h = _sigmoid(a)
-        out = _sigmoid(h @ (W2 * mask.T))
-        losses[epoch] = 0.5 * float(np.sum((out - x) ** 2))
-        d_out = (out - x) * out * (1 - out)
-        d_hid = (d_out @ (W2 * mask.T).T) * h * (1 - h)
-        W2 -= step * np.outer(h, d_out) * mask.T
-        W1 -= step * np.outer(x, d_hid) * mask
-    a = x @ (W1 * mask)
-    out = _sigmoid(_sigmoid(a) @ (W2 * mask.T))
-    return {"pre": a, "pred": out, "W1": W1, "W2": W2, "losses": losses}
-
-
-def reference_fit(train, item_features, users, epochs: int = 1000, lr: float = 0.3, init: float = 0.01,
-                  loss: str = "sum", dtype=np.float64, rating_scale: str = "minmax") -> dict:
-    """Loop over `users`, training each user's dense masked network; returns raw and min-max profiles
-    (users x all features) and predictions (users x items, rated items only)."""
-    train, mask = _check_inputs(train, item_features)
-    n_items, n_features = mask.shape
-    users = np.asarray(users)
-    raw = np.zeros((len(users), n_features))
-    scaled = np.zeros((len(users), n_features))
-    pred = np.zeros((len(users), n_items))
-    for row, user in enumerate(users):
-        x, m, items, feats = user_mask(train, mask, int(user), rating_scale)
-        out = reference_user(x, m, epochs, lr, init, loss, dtype)
-        raw[row, feats] = out["pre"]
-        span = out["pre"].max() - out["pre"].min() if len(feats) else 0.0
-        if span > 0:
-            scaled[row, feats] = (out["pre"] - out["pre"].min()) / span
-        elif len(feats):  # one value on every hidden unit: the feature set (as minmax_profiles)
-            scaled[row, feats] = 1.0
-        pred[row, items] = out["pred"]
-    return {"raw": raw, "profiles": scaled, "pred": pred}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -583,3 +534,9 @@ class SemAuto(Recommender):
         S[np.arange(len(idx)), idx] = -np.inf  # a user is never their own neighbour
         nbr, sim = top_neighbours(S, self.k)
         return knn_scores(nbr, sim, self.train_).astype(np.float32)
+
+
+REGISTERED = {
+    "SEMAUTO-sum": Entry(partial(SemAuto, recommender="sum"), side="item_features", cost=8.0),
+    "SEMAUTO-kNN": Entry(partial(SemAuto, recommender="knn"), side="item_features", cost=8.0),
+}

@@ -27,7 +27,7 @@ and balanced so that every condition is drawn about equally often (:func:`sample
 
 Sparse computation. A batch travels as :class:`SparseRows` (CSR: each row's non-zero columns and values), never
 as a dense users x items matrix: the first layer is a lookup-and-sum over the non-zeros (forward), and its weight
-gradient the same over the transposed batch (backward, :class:`_SparseFirstLayer`); the multinomial NLL reads the
+gradient the same over the transposed batch (backward, :func:`replication.models.sparse.first_layer`); the multinomial NLL reads the
 log-softmax at the target's non-zeros only (-sum_i t_i log softmax_i needs no dense t). Only the decoder output
 (latent -> hidden -> n_items logits and their log-softmax) is dense, as it must be. Dense input rows are accepted
 everywhere and converted first (the same numbers: the tests check every output and gradient against the dense
@@ -44,8 +44,9 @@ anneal_steps = anneal_fraction x (the most updates the epoch budget allows); wit
 from __future__ import annotations
 
 import copy
+from functools import partial
 
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,8 @@ from torch.nn import functional as F
 
 from ..checks import as_csr, check_int, check_number
 from ..errors import ConfigError, DataError
-from .base import Recommender
+from .base import Entry, Recommender
+from .sparse import SparseRows, first_layer
 from .training import fit_loop, resolve_device
 
 if TYPE_CHECKING:  # the type only: models never import the metrics module
@@ -66,90 +68,6 @@ __all__ = ["VAENet", "MultVAE", "SparseRows", "expand_conditions", "condition_ta
            "sample_conditioned"]
 
 NO_CONDITION = -1
-
-
-class SparseRows(NamedTuple):
-    """A batch of rows in CSR form on one device: row r's non-zeros are ``cols[indptr[r]:indptr[r + 1]]`` (ascending)
-    with ``values`` alongside, and ``rows`` holds every non-zero's row (the COO row index, kept so that no step
-    recomputes it); ``width`` is the number of columns. What the network reads instead of dense rows."""
-
-    indptr: torch.Tensor  # (n_rows + 1,) int64
-    rows: torch.Tensor  # (nnz,) int64
-    cols: torch.Tensor  # (nnz,) int64
-    values: torch.Tensor  # (nnz,) float32
-    width: int
-
-    @property
-    def n_rows(self) -> int:
-        """Number of rows in the batch."""
-        return self.indptr.numel() - 1
-
-    @classmethod
-    def from_scipy(cls, matrix: sp.csr_array, device: Any = "cpu", binary: bool = False) -> "SparseRows":
-        """The rows of a canonical scipy CSR matrix (sorted, no duplicates or explicit zeros); ``binary``: every
-        stored value read as 1 (the implicit-feedback input)."""
-        values = np.ones(matrix.nnz, dtype=np.float32) if binary else matrix.data.astype(np.float32, copy=False)
-        indptr = matrix.indptr.astype(np.int64)
-        rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(indptr))
-        return cls(*(torch.from_numpy(a).to(device) for a in (indptr, rows, matrix.indices.astype(np.int64), values)),
-                   int(matrix.shape[1]))
-
-    @classmethod
-    def of(cls, x: "torch.Tensor | SparseRows") -> "SparseRows":
-        """`x` itself, or the non-zeros of a dense 2-D tensor in row-major order (what torch.nonzero gives)."""
-        if isinstance(x, SparseRows):
-            return x
-        if x.ndim != 2:
-            raise ConfigError(f"rows must be a 2-D tensor or SparseRows, got shape {tuple(x.shape)}")
-        rows, cols = torch.nonzero(x, as_tuple=True)
-        return cls(_pointers(rows, x.shape[0]), rows, cols, x[rows, cols], int(x.shape[1]))
-
-    def subset(self, keep: torch.Tensor) -> "SparseRows":
-        """The batch with only the non-zeros where the boolean `keep` holds (rows and their order unchanged)."""
-        rows = self.rows[keep]
-        return SparseRows(_pointers(rows, self.n_rows), rows, self.cols[keep], self.values[keep], self.width)
-
-
-def _pointers(rows: torch.Tensor, n_rows: int) -> torch.Tensor:
-    """CSR row pointers (n_rows + 1) of non-zeros sorted by row, from their row indices."""
-    counts = torch.bincount(rows, minlength=n_rows)
-    return torch.cat([torch.zeros(1, dtype=torch.int64, device=rows.device), counts.cumsum(0)])
-
-
-class _SparseFirstLayer(torch.autograd.Function):
-    """h = [s, onehot(c)] W + b for sparse rows s: forward, a lookup-and-sum of W's rows at each row's non-zeros
-    (embedding_bag) plus the condition's row; backward, dW = [s, onehot(c)]^T dh as the same lookup-and-sum over
-    the transposed batch (each input column's rows): one dense weights-sized gradient, ~0.3 ms per C-VAE batch of 64
-    on ML-100K (one thread), where embedding_bag's own backward plus the condition rows' indexing took ~0.9 ms and
-    built a second dense gradient to add."""
-
-    @staticmethod
-    def forward(ctx: Any, x: SparseRows, values: torch.Tensor, cond_rows: torch.Tensor, cond_cols: torch.Tensor,
-                weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        """The pre-activation (rows x hidden) of the rows `x` with their non-zeros' (normalised, dropped) `values`;
-        ``cond_rows`` / ``cond_cols``: the conditioned rows and their condition's row of ``weight``."""
-        h = F.embedding_bag(x.cols, weight, x.indptr[:-1], mode="sum", per_sample_weights=values) + bias
-        if cond_rows.numel():
-            h[cond_rows] += weight[cond_cols]
-        ctx.save_for_backward(x.rows, x.cols, values, cond_rows, cond_cols)
-        ctx.n_inputs = weight.shape[0]
-        return h
-
-    @staticmethod
-    def backward(ctx: Any, grad_h: torch.Tensor):
-        """Gradients of forward's inputs: the weight's and the bias's (None for the batch and its values)."""
-        rows, cols, values, cond_rows, cond_cols = ctx.saved_tensors
-        grad_weight = grad_bias = None
-        if ctx.needs_input_grad[4]:
-            entry_rows, entry_cols = torch.cat([rows, cond_rows]), torch.cat([cols, cond_cols])
-            entry_values = torch.cat([values, torch.ones(cond_rows.numel(), dtype=values.dtype, device=values.device)])
-            order = torch.argsort(entry_cols, stable=True)  # the transpose: entries grouped by input column
-            counts = torch.bincount(entry_cols, minlength=ctx.n_inputs)
-            grad_weight = F.embedding_bag(entry_rows[order], grad_h.contiguous(), counts.cumsum(0) - counts,
-                                          mode="sum", per_sample_weights=entry_values[order])
-        if ctx.needs_input_grad[5]:
-            grad_bias = grad_h.sum(dim=0)
-        return None, None, None, None, grad_weight, grad_bias
 
 
 class VAENet(nn.Module):
@@ -224,7 +142,7 @@ class VAENet(nn.Module):
             condition = condition.to(values.device)
             cond_rows = torch.nonzero(condition >= 0, as_tuple=True)[0]
             cond_cols = self.n_items + condition[cond_rows]
-        return _SparseFirstLayer.apply(x, values, cond_rows, cond_cols, self.enc_weight, self.enc_bias)
+        return first_layer(x, values, cond_rows, cond_cols, self.enc_weight, self.enc_bias)
 
     def encode(self, x: "torch.Tensor | SparseRows",
                condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -505,3 +423,10 @@ class MultVAE(Recommender):
         net.train(was_training)
         width = net.n_items if what == "scores" else net.latent
         return np.concatenate(out) if out else np.zeros((0, width), dtype=np.float32)
+
+
+REGISTERED = {
+    "Mult-DAE": Entry(partial(MultVAE, variational=False), trained=True, implicit=True, seeded=True, cost=3.0),
+    "Mult-VAE": Entry(MultVAE, trained=True, implicit=True, seeded=True, cost=3.0),
+    "C-VAE": Entry(MultVAE, side="genres", trained=True, implicit=True, seeded=True, cost=6.0),
+}

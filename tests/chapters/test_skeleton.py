@@ -5,6 +5,7 @@ smoke parameters a Config does not have are an error, not dropped; configs are f
 from __future__ import annotations
 
 import ast
+import json
 import dataclasses
 import importlib
 import re
@@ -89,3 +90,17 @@ def test_every_chapter_module_has_the_skeleton():
         for function in ("run", "claims", "numbers"):
             assert callable(getattr(module, function, None)), f"{name} lacks {function}()"
         assert not hasattr(module, "PARAMETERS") and not hasattr(module, "save"), name
+
+
+def test_the_results_do_not_depend_on_the_number_of_workers(monkeypatch, tmp_path):
+    """The E-AutoRec chapter at its smoke parameters with one worker (in this process) and with two worker
+    processes: identical metric records and verdicts (n_jobs defaults to every core, so it must not matter)."""
+    monkeypatch.setenv("REPLICATION_CACHE", "off")
+    module = chapter("eautorec")
+    params = {k: v for k, v in book.smoke_parameters(NOTEBOOKS["eautorec"]).items() if k != "results_dir"}
+    runs = {}
+    for n_jobs in (1, 2):
+        result = module.run(module.Config.of({**params, "n_jobs": n_jobs}))
+        runs[n_jobs] = json.loads(common.save(result, module.claims(result), str(tmp_path / str(n_jobs))).read_text())
+    assert regression.compare(runs[1], runs[2], rtol=0.0, atol=0.0) == []
+    assert regression.headline(runs[1])["metrics"]
