@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -123,12 +125,15 @@ def cell_failure(error: Exception) -> str:
     return f"failed in cell [{error.exec_count}]: {error.ename}: {first_line}"
 
 
-def run_chapter(name: str, parameters: dict[str, Any], output: Path | None = None) -> tuple[Path, float]:
+def run_chapter(name: str, parameters: dict[str, Any], output: Path | None = None,
+                quiet: bool = False) -> tuple[Path, float]:
     """Execute one chapter of the book with `parameters` into its own folder (default `_build/runs/<name>.ipynb`,
     results JSON beside it), never into the book's staging area; return the executed notebook and the wall time.
 
-    A chapter is a name the book lists or a path to a notebook; unknown names and parameters raise ConfigError
-    naming the allowed ones. A failing run leaves only `<name>.failed.ipynb` (for reading) and raises RunFailed."""
+    A chapter is a name the book lists or a path to a notebook; unknown names and parameters, and values of the
+    wrong type, raise ConfigError naming the allowed ones before anything runs. A failing run leaves only
+    `<name>.failed.ipynb` (for reading) and raises RunFailed. `quiet`: what the kernel and papermill print on
+    stderr (warnings, an interrupted kernel's traceback) goes to `<name>.log` beside the output instead."""
     import papermill
 
     known = {p.stem: p for p in toc_notebooks()}
@@ -140,6 +145,7 @@ def run_chapter(name: str, parameters: dict[str, Any], output: Path | None = Non
     unknown = sorted(set(parameters) - set(allowed))
     if unknown:
         raise ConfigError(f"unknown parameter {unknown[0]!r} for {notebook.stem}; allowed: {', '.join(allowed)}")
+    check_parameters(notebook.stem, parameters)
     output = (Path(output) if output else RUNS / f"{notebook.stem}.ipynb").absolute()
     if output.suffix != ".ipynb":
         raise ConfigError(f"--output must be an .ipynb file, got {output}")
@@ -152,7 +158,8 @@ def run_chapter(name: str, parameters: dict[str, Any], output: Path | None = Non
     partial = output.with_suffix(".partial.ipynb")
     failed.unlink(missing_ok=True)
     try:
-        seconds = execute_notebook(notebook, partial, parameters)
+        with _stderr_to(output.with_suffix(".log") if quiet else None):
+            seconds = execute_notebook(notebook, partial, parameters)
     except papermill.PapermillExecutionError as error:
         if partial.exists():
             partial.replace(failed)
@@ -162,6 +169,36 @@ def run_chapter(name: str, parameters: dict[str, Any], output: Path | None = Non
         raise
     partial.replace(output)
     return output, seconds
+
+
+def check_parameters(chapter: str, parameters: dict[str, Any]) -> None:
+    """A book chapter's parameters checked against its Config (names and types) before a kernel starts."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"replication.chapters.{chapter}")
+    except ModuleNotFoundError:
+        return  # a notebook outside the book: its own cells check what they read
+    module.Config.of({k: v for k, v in parameters.items() if k in module.Config.names()})
+
+
+@contextmanager
+def _stderr_to(path: Path | None) -> Iterator[None]:
+    """Send this process's stderr, and that of the processes it starts (the kernel), to `path` (None: leave it)."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "w") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def notebook_job(notebook: str, output: str, parameters: dict[str, Any]):

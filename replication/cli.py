@@ -10,15 +10,23 @@ import ast
 import sys
 from pathlib import Path
 
+import yaml
+
 from .errors import ConfigError, DataError, OneLineParser
 
 
 def parse_value(text: str):
-    """Read a parameter value as a Python literal when possible (5, 0.1, [1, 2], True), else as a string."""
+    """Read a parameter value as a reader types it: a Python literal (5, 1e-3, [1, 2], True, None), else YAML as
+    papermill's -y reads it ([EASE, Mult-VAE], {AutoRec: {epochs: 2}}, true), else the text itself."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
+        pass
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
         return text
+    return text if value is None else value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,7 +106,7 @@ def dispatch(args: argparse.Namespace) -> int:
         from . import book as book_module
 
         params = {name: parse_value(value) for name, value in args.parameter}
-        output, seconds = book_module.run_chapter(args.notebook, params, args.output)
+        output, seconds = book_module.run_chapter(args.notebook, params, args.output, quiet=not args.debug)
         print(f"executed {args.notebook} in {seconds:.1f} s -> {output}")
     elif args.command == "reference":
         from . import book as book_module

@@ -646,6 +646,18 @@ def verified_folder(name: str, dest: str | os.PathLike[str]) -> Path:
     return final
 
 
+def archive_digest(name: str, dest: str | os.PathLike[str]) -> str:
+    """The SHA-256 the download of `name` into `dest` was verified with (its marker; what a job's cache key reads:
+    a new download, or another archive in the same folder, gives another key). Raises DataError when there is
+    no verified download."""
+    folder = Path(dest).expanduser().absolute() / _archive(name).folder
+    marker = folder / _MARKER
+    if not marker.is_file():
+        raise DataError(f"no verified {name} download in {folder.parent}: run `python -m replication download "
+                        f"{name} --dest {folder.parent}`")
+    return f"{name}:{marker.read_text(encoding='ascii').strip()}"
+
+
 def _crc32(path: Path) -> int:
     import zlib
 

@@ -30,7 +30,10 @@ def test_help_lists_the_commands():
         assert command in out.stdout
 
 
-@pytest.mark.parametrize("text,value", [("5", 5), ("0.1", 0.1), ("[1, 2]", [1, 2]), ("True", True), ("all", "all")])
+@pytest.mark.parametrize("text,value", [("5", 5), ("0.1", 0.1), ("1e-3", 0.001), ("[1, 2]", [1, 2]), ("True", True),
+                                        ("all", "all"), ("[EASE, Mult-VAE]", ["EASE", "Mult-VAE"]), ("true", True),
+                                        ("{AutoRec: {epochs: 2}}", {"AutoRec": {"epochs": 2}}), ("[0, 1]", [0, 1]),
+                                        ("'quoted'", "quoted"), ("", "")])
 def test_parse_value(text, value):
     assert cli.parse_value(text) == value
 
@@ -84,14 +87,59 @@ def test_run_writes_into_its_own_folder(tmp_path, capsys):
     assert "executed data" in capsys.readouterr().out
 
 
-def test_a_failing_run_is_one_line_and_leaves_only_a_failed_notebook(tmp_path, capsys):
-    (tmp_path / "data.ipynb").write_text("an earlier successful run")
+FAILING = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+```{code-cell} ipython3
+:tags: [parameters]
+
+results_dir = ""
+```
+
+```{code-cell} ipython3
+raise ValueError("the chapter broke here")
+```
+"""
+
+
+def test_a_failing_run_is_one_line_and_leaves_only_a_failed_notebook(tmp_path, capfd):
+    """A run whose cell raises: one line on stderr (file descriptor level: nothing from the kernel, its warnings
+    and interrupt traces go to the run's .log), only the failed notebook left, the last good run kept."""
+    notebook = tmp_path / "broken.md"
+    notebook.write_text(FAILING)
+    (tmp_path / "broken.ipynb").write_text("an earlier successful run")
     before = staged()
-    assert cli.main(["run", "data", "-p", "min_items", "'many'", "--output", str(tmp_path / "data.ipynb")]) == 2
-    one_line_error(capsys.readouterr().err, "data failed in cell", "data.failed.ipynb")
-    assert (tmp_path / "data.failed.ipynb").exists() and not list(tmp_path.glob("*.partial.ipynb"))
-    assert (tmp_path / "data.ipynb").read_text() == "an earlier successful run", "the last good run is kept"
+    assert cli.main(["run", str(notebook), "--output", str(tmp_path / "broken.ipynb")]) == 2
+    one_line_error(capfd.readouterr().err, "broken failed in cell", "ValueError: the chapter broke here",
+                   "broken.failed.ipynb")
+    assert (tmp_path / "broken.failed.ipynb").exists() and not list(tmp_path.glob("*.partial.ipynb"))
+    assert (tmp_path / "broken.ipynb").read_text() == "an earlier successful run", "the last good run is kept"
+    assert (tmp_path / "broken.log").exists()
     assert staged() == before, "the book's staging area was touched"
+
+
+def test_a_parameter_of_the_wrong_type_is_one_line_before_anything_runs(tmp_path, capsys):
+    assert cli.main(["run", "data", "-p", "min_items", "many", "--output", str(tmp_path / "data.ipynb")]) == 2
+    one_line_error(capsys.readouterr().err, "parameter min_items must be an integer, got 'many'")
+    assert not list(tmp_path.iterdir()), "nothing was executed"
+    assert cli.main(["run", "cvae", "-p", "seeds", "[0, x]", "--output", str(tmp_path / "c.ipynb")]) == 2
+    one_line_error(capsys.readouterr().err, "parameter seeds must be a list of integers, got [0, 'x']")
+
+
+def test_a_list_of_names_is_read_as_a_reader_types_it(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(book, "run_chapter", lambda name, params, output, quiet: (seen.update(params),
+                                                                                 (Path("x.ipynb"), 0.0))[1])
+    assert cli.main(["run", "comparison", "-p", "models", "[EASE, Mult-VAE]", "-p", "seeds", "[0, 1]"]) == 0
+    assert seen == {"models": ["EASE", "Mult-VAE"], "seeds": [0, 1]}
 
 
 @pytest.fixture()

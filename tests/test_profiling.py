@@ -17,4 +17,11 @@ def test_measure_sees_a_temporary_allocation():
     big = profiling.measure(allocate, 200)
     assert big.result == 200 * 2**20 // 8
     assert big.peak_mb > 150 and big.peak_mb > small.peak_mb + 100
-    assert big.seconds >= 0
+    assert big.seconds > small.seconds  # touching 200 MB takes longer than 1 MB: the call is what is timed
+
+
+def test_measure_times_the_call(monkeypatch):
+    """The seconds are the call's wall time (a timer that started late or stopped early would show less)."""
+    import time
+
+    assert profiling.measure(time.sleep, 0.05).seconds >= 0.05

@@ -87,12 +87,18 @@ def test_non_finite_values_become_null():
     assert results.to_jsonable({"x": math.inf, "y": [1.0, float("nan")]}) == {"x": None, "y": [1.0, None]}
 
 
-def test_timer_accumulates():
+def test_timer_accumulates(monkeypatch):
+    """Two 0.25 s stages of the same name add up (a timer that overwrote would show 0.25)."""
+    clock = iter([10.0, 10.25, 20.0, 20.25])
+    monkeypatch.setattr(results.time, "perf_counter", lambda: next(clock))
     timer = results.Timer()
     for _ in range(2):
         with timer("a"):
             pass
-    assert set(timer.seconds) == {"a"} and timer.seconds["a"] >= 0
+    assert timer.seconds == {"a": pytest.approx(0.5)}
+    timer.count(type("Outcome", (), {"job_seconds": [1.0, 2.5]})())
+    timer.count(type("Outcome", (), {"job_seconds": [0.5]})())
+    assert timer.seconds["jobs"] == 3 and timer.seconds["job cpu seconds"] == pytest.approx(4.0)
 
 
 def test_digests_by_file_flags_disagreement():

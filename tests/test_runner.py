@@ -3,11 +3,14 @@ parameter, off), parallel equal to sequential, single-threaded workers, and clea
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from replication import synthetic
-from replication.errors import ConfigError
+from replication.errors import ConfigError, DataError
 from replication.experiments import runner
 from replication.experiments.runner import Job, JobOutput
 from tests.helpers import SMALL
@@ -95,9 +98,64 @@ def test_bad_jobs_fail_clearly(cache):
         runner.run(jobs(), n_jobs=-1)
 
 
-def test_the_cache_key_follows_the_data(tmp_path):
-    a = synthetic.prepare_download("ml-1m", tmp_path / "a", **SMALL)
-    b = synthetic.prepare_download("ml-1m", tmp_path / "b", **SMALL | {"seed": 1})
-    job = lambda d: runner.Job(runner.JobOutput, {"dataset": "ml-1m", "data_dir": str(d)})  # noqa: E731
-    assert runner.job_key(job(a)) != runner.job_key(job(b))
-    assert runner.job_key(job(a)) == runner.job_key(job(a))
+def test_the_cache_key_follows_the_data_set_archive(tmp_path):
+    """Two different downloads into the SAME folder (one replacing the other) key differently, and the data set's
+    name is part of the key: a stale result is never found for another archive."""
+    first = synthetic.prepare_download("ml-1m", tmp_path / "one", **SMALL)
+    job = runner.Job(runner.JobOutput, {"dataset": "ml-1m", "data_dir": str(first)})
+    before = runner.job_key(job)
+    assert runner.job_key(job) == before
+    with pytest.warns(UserWarning, match="downloading again"):  # a new download into the same place
+        again = synthetic.prepare_download("ml-1m", tmp_path / "one", **SMALL | {"seed": 1})
+    assert again == first and runner.job_key(job) != before
+    same_dir_other_name = runner.Job(runner.JobOutput, {"dataset": "ml-100k", "data_dir": str(first)})
+    with pytest.raises(DataError, match="no verified ml-100k download"):
+        runner.job_key(same_dir_other_name)
+
+
+def test_the_code_digest_follows_every_source_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    for name in ("a.py", "sub/b.py"):
+        (tmp_path / name).write_text("def f():\n    return 1\n")
+    before = runner._code_digest(tmp_path)
+    (tmp_path / "notes.txt").write_text("not code")
+    assert runner._code_digest(tmp_path) == before
+    (tmp_path / "sub/b.py").write_text("def f():\n    return 2\n")  # the same size, another body
+    os.utime(tmp_path / "sub/b.py", ns=(1, 10**18))
+    assert runner._code_digest(tmp_path) != before
+
+
+def reads_file(path: str) -> JobOutput:
+    """A toy job whose result depends on the contents of a file."""
+    return JobOutput([{"metric": "length", "value": float(len(Path(path).read_text()))}])
+
+
+def test_a_cached_result_is_recomputed_after_the_code_changes(cache, tmp_path, monkeypatch):
+    """End to end: run, run again (loaded from the cache), edit a function body of the package, run again
+    (recomputed, not loaded)."""
+    package = tmp_path / "package"
+    package.mkdir()
+    (package / "model.py").write_text("def score():\n    return 1\n")
+    monkeypatch.setattr(runner, "PACKAGE", package)
+    data = tmp_path / "input.txt"
+    data.write_text("abc")
+    job = [Job(reads_file, {"path": str(data)})]
+    assert runner.run(job, n_jobs=1, progress=False).computed == 1
+    assert runner.run(job, n_jobs=1, progress=False).cached == 1
+    (package / "model.py").write_text("def score():\n    return 2\n")
+    os.utime(package / "model.py", ns=(1, 10**18))
+    assert runner.run(job, n_jobs=1, progress=False).computed == 1
+
+
+def test_the_cache_key_follows_the_data_files(tmp_path, monkeypatch):
+    """The offline data's digest is part of every key, and it follows the files' contents."""
+    job = runner.Job(runner.JobOutput, {"seed": 0})
+    before = runner.job_key(job)
+    monkeypatch.setattr(runner, "_data_digest", lambda: "another data set")
+    assert runner.job_key(job) != before
+    data = tmp_path / "ratings.tsv"
+    data.write_text("1\t2\t5\n")
+    digest = runner._files_digest([data], tmp_path)
+    data.write_text("1\t2\t4\n")  # one byte changed, the same size
+    os.utime(data, ns=(1, 10**18))
+    assert runner._files_digest([data], tmp_path) != digest

@@ -14,6 +14,8 @@ Plumbing shared by the chapters lives here too: the chapter set-up, the data set
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence, TypeVar
@@ -55,6 +57,37 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _type_name(annotation: Any) -> str:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is tuple:
+        return "a list of " + {int: "integers", float: "numbers", str: "strings"}.get(args[0], _type_name(args[0]))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args)
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping",
+            type(None): "None"}.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def _matches(value: Any, annotation: Any) -> bool:
+    """Whether `value` is of the parameter's declared type (an integer is a number; a bool is not an integer)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is Any:
+        return True
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_matches(v, args[0]) for v in value)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, annotation)
+
+
+def _check_type(chapter: str, name: str, value: Any, annotation: Any) -> None:
+    if not _matches(value, annotation):
+        raise ConfigError(f"{chapter}: parameter {name} must be {_type_name(annotation)}, got {_plain(value)!r}")
+
+
 @dataclass(frozen=True)
 class ChapterConfig:
     """Base of every chapter's Config: frozen, lists stored as tuples; unknown names are an error, never dropped.
@@ -63,8 +96,11 @@ class ChapterConfig:
     chapter: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
-            object.__setattr__(self, f.name, _frozen(getattr(self, f.name)))
+            value = _frozen(getattr(self, f.name))
+            _check_type(self.chapter, f.name, value, hints.get(f.name, Any))
+            object.__setattr__(self, f.name, value)
         self.validate()
 
     def validate(self) -> None:

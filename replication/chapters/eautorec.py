@@ -217,7 +217,8 @@ class Config(OnData):
     n_neighbors: int = param(50, "the paper's |N_u| behind E")
     theta: float = param(0.0, "the paper's explainability threshold (stars)")
     epochs: int = param(600, "budget of the early-stopped runs (none stops near it)")
-    patience: int = param(10, "epochs without a better validation RMSE before stopping (the best epoch kept)")
+    patience: int | None = param(10, "epochs without a better validation RMSE before stopping (the best epoch "
+                                     "kept); None: a fixed budget of `epochs`")
     fixed_epochs: int = param(40, "the fixed budget the verdicts are re-judged under (the earlier protocol)")
     curve_epochs: int = param(400, "epochs of Figure 3's runs past the early stop")
     optimizer: str = param("rprop", "full-batch Rprop (the paper names no optimiser)")

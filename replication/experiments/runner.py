@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 
 from .. import settings
-from ..datasets import FILES, ensure_files, sha256_of
+from .. import grouplens
+from ..datasets import FILES, default_data_dir, ensure_files
 from ..profiling import release_free_memory
-from .protocols import load_data
 from ..checks import check_int
 from ..errors import ConfigError
 
@@ -105,19 +105,31 @@ def cache_dir() -> Path | None:
     return settings.cache_dir()
 
 
-@lru_cache(maxsize=1)
-def _code_digest() -> str:
+def _files_digest(paths: Sequence[Path], root: Path) -> str:
+    """SHA-256 over the files' relative names and contents, recomputed whenever a file's size or modification time
+    changes (so a long-lived process sees an edited source or data file; otherwise it is read once)."""
+    signature = tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+    return _digest_of(signature, root)
+
+
+@lru_cache(maxsize=16)
+def _digest_of(signature: tuple[tuple[str, int, int], ...], root: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE.rglob("*.py")):
-        digest.update(str(path.relative_to(PACKAGE)).encode())
-        digest.update(path.read_bytes())
+    for name, _, _ in signature:
+        digest.update(name.encode())
+        digest.update((root / name).read_bytes())
     return digest.hexdigest()
 
 
-@lru_cache(maxsize=1)
+def _code_digest(package: Path = PACKAGE) -> str:
+    """The package source: every .py file under the package, names and contents."""
+    return _files_digest(sorted(package.rglob("*.py")), package)
+
+
 def _data_digest() -> str:
+    """ML-100K's files as they are on disk (verified against their pinned SHA-256 at every load)."""
     folder = ensure_files()
-    return hashlib.sha256("".join(sha256_of(folder / name) for name in FILES).encode()).hexdigest()
+    return _files_digest([folder / name for name in FILES], folder)
 
 
 def _jsonable(value: Any, where: str) -> Any:
@@ -137,13 +149,14 @@ def _job_data(params: dict[str, Any]) -> Any:
     """The checksums of the data a job reads: ML-100K's files, and those of a larger data set it names."""
     if not params.get("dataset") or (params["dataset"] == "ml-100k" and not params.get("data_dir")):
         return _data_digest()
-    return [_data_digest(), load_data(params["dataset"], params.get("data_dir", "")).checksums]
+    return [_data_digest(), grouplens.archive_digest(params["dataset"], params.get("data_dir", "") or
+                                                     str(default_data_dir()))]
 
 
 def job_key(job: Job) -> str:
     """SHA-256 of the function, its canonical arguments, the data files and the package source."""
     spec = {"fn": f"{job.fn.__module__}:{job.fn.__qualname__}", "params": _jsonable(job.params, "params"),
-            "data": _job_data(job.params), "code": _code_digest()}
+            "data": _job_data(job.params), "code": _code_digest(PACKAGE)}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 

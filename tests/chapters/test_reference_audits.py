@@ -21,7 +21,7 @@ def test_reference_audit_eautorec_runs_converged_and_lambda_per_seed():
                 r["metric"]] = r["value"]
     assert len(runs) >= 45
     assert all(run["best_epoch"] < run["epochs_trained"] <= payload["config"]["epochs"] for run in runs.values())
-    chosen = payload["config"]["l2_chosen"]
+    chosen = payload["config"]["protocol"]["l2_chosen"]
     seeds = payload["config"]["seeds"]
     for budget, models in (("early", {"AutoRec", "E-AutoRec", "E-AutoRec (r + e)"}), ("fixed", {"AutoRec",
                                                                                                  "E-AutoRec"})):

@@ -92,6 +92,7 @@ def test_every_chapter_module_has_the_skeleton():
         assert not hasattr(module, "PARAMETERS") and not hasattr(module, "save"), name
 
 
+@pytest.mark.slow
 def test_the_results_do_not_depend_on_the_number_of_workers(monkeypatch, tmp_path):
     """The E-AutoRec chapter at its smoke parameters with one worker (in this process) and with two worker
     processes: identical metric records and verdicts (n_jobs defaults to every core, so it must not matter)."""
