@@ -56,6 +56,16 @@ def toc_notebooks() -> list[Path]:
             if name.startswith("notebooks/") and (ROOT / f"{name}.md").exists()]
 
 
+def execution_order() -> list[Path]:
+    """The chapters in reading order, then the pages that summarise their results files (report.SUMMARIES: the
+    appendix, then the findings page that the book opens with), whatever their place in the table of contents."""
+    from .report import SUMMARIES
+
+    notebooks = toc_notebooks()
+    last = [nb for name in SUMMARIES for nb in notebooks if nb.stem == name]
+    return [nb for nb in notebooks if nb not in last] + last
+
+
 def read_notebook(source: Path):
     """A chapter source as an nbformat notebook (MyST Markdown through jupytext, or .ipynb)."""
     import jupytext
@@ -228,7 +238,7 @@ def execute_all(quick: bool = False, only: list[str] | None = None,
     """Execute every notebook of the book into _build/executed/notebooks/, recording time and status of each.
     `extra_parameters` (e.g. a results_dir) are passed to every notebook."""
     log: dict[str, dict[str, Any]] = {}
-    for notebook in toc_notebooks():
+    for notebook in execution_order():
         if only and notebook.stem not in only:
             continue
         params = {**(smoke_parameters(notebook) if quick else {}), **(extra_parameters or {})}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import platform
+from html import escape
 from pathlib import Path
 
 import pandas as pd
 
+from .papers import BOOK, PAPERS, source_words
 from .results import environment, read_results
 
 
@@ -32,14 +34,26 @@ def load_all_results(folder: str | Path) -> dict[str, dict]:
     return {path.stem: read_results(path) for path in sorted(Path(folder).glob("*.json"))}
 
 
+def chapter_results(folder: str | Path) -> dict[str, dict]:
+    """The results files of the chapters in `folder`, without those of the summary pages (SUMMARIES)."""
+    return {name: payload for name, payload in load_all_results(folder).items() if name not in SUMMARIES}
+
+
+BUILD_PARAMETERS = ("results_dir",)  # set by the build (or a test) for every notebook, not by a reader
+# pages that summarise the chapters' results files (executed after the chapters, in this order; not chapters)
+SUMMARIES = ("reproducibility", "findings")
+
+
 def execution_table(log_path: str | Path) -> pd.DataFrame:
-    """Seconds and status of each executed notebook, from the build's execution log."""
+    """Seconds and status of each executed notebook, from the build's execution log; the parameters column shows
+    what a reader set (the build's own results folder, a temporary one under the tests, is left out)."""
     path = Path(log_path)
     if not path.exists():
         return pd.DataFrame(columns=["seconds", "status", "parameters"])
     log = json.loads(path.read_text())
     table = pd.DataFrame.from_dict(log, orient="index")[["seconds", "status", "parameters"]]
-    table["parameters"] = table["parameters"].map(lambda p: ", ".join(f"{k}={v}" for k, v in p.items()) or "defaults")
+    table["parameters"] = table["parameters"].map(lambda p: ", ".join(f"{k}={v}" for k, v in p.items()
+                                                                       if k not in BUILD_PARAMETERS) or "defaults")
     table.index.name = "notebook"
     return table
 
@@ -130,3 +144,52 @@ def error_control(all_results: dict[str, dict], fdr: float = 0.05) -> dict[str, 
             "inconclusive_tested": int((tested["verdict"] == "inconclusive").sum()),
             "resolvable": int(reachable.sum()), "unresolvable": int((~reachable).sum()),
             "reversed": int((table["robustness"] == "reversed").sum())}
+
+
+# the chapters that replicate a paper, and the paper: the findings page's first column
+PAPER_CHAPTERS = {"autoencoders": "The autoencoder primer (teaching chapter)", "semauto": "SEMAUTO (Bellini et al.)",
+                  "eautorec": "E-AutoRec (Haghighi, Seton & Nasraoui)", "cvae": "C-VAE (Carraro, Polato & Aiolli)",
+                  "comparison": "All models under one protocol", "data": "The data"}
+
+
+def findings_table(all_results: dict[str, dict]) -> pd.DataFrame:
+    """The headline claims of every chapter (its results' `config['headline']`), in the book's order: the chapter
+    (a link to its page), the claim, its source, what was measured, the verdict and its robustness."""
+    rows = []
+    for chapter, title in PAPER_CHAPTERS.items():
+        payload = all_results.get(chapter)
+        if payload is None:
+            continue
+        by_id = {c["id"]: c for c in payload["claims"]}
+        for cid in payload["config"].get("headline", []):
+            c = by_id[cid]
+            rows.append({"chapter": f'<a href="{chapter}.html">{escape(title)}</a>', "claim": escape(c["statement"]),
+                         "source": escape(source_words(c["source"])), "measured": escape(c["measured"]),
+                         "verdict": c["verdict"], "robustness": c["robustness"]})
+    return pd.DataFrame(rows, columns=["chapter", "claim", "source", "measured", "verdict", "robustness"])
+
+
+def findings_html(table: pd.DataFrame) -> str:
+    """The findings table as HTML: one row per claim, the chapter (a link) once per group of rows, the verdict and
+    its robustness in the last column (the page's CSS keeps that column readable)."""
+    rows = []
+    for chapter, group in table.groupby("chapter", sort=False):
+        for i, r in enumerate(group.itertuples()):
+            first = f'<td rowspan="{len(group)}">{chapter}</td>' if i == 0 else ""
+            verdict = f'<span class="verdict verdict-{r.verdict.replace(" ", "-")}">{r.verdict}</span> ({r.robustness})'
+            rows.append(f"<tr>{first}<td>{r.claim}</td><td>{r.source}</td><td>{r.measured}</td>"
+                        f'<td class="verdict-cell">{verdict}</td></tr>')
+    head = "".join(f"<th>{h}</th>" for h in ("chapter", "claim", "the source's words", "measured",
+                                             "verdict (robustness)"))
+    return f'<table class="findings"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+
+def unchecked_sources(all_results: dict[str, dict]) -> pd.DataFrame:
+    """The claims that cite a publication whose text is not supplied beside the project: their source names the
+    publication and the place, but no test can check the words against it."""
+    rows = [{"chapter": chapter, "id": c["id"], "publication": PAPERS[c["source"]["paper"]][0],
+             "where": c["source"]["locator"]}
+            for chapter, payload in all_results.items() for c in payload["claims"]
+            if c["source"] != BOOK and PAPERS[c["source"]["paper"]][1] is None]
+    return pd.DataFrame(rows, columns=["chapter", "id", "publication", "where"])

@@ -26,7 +26,7 @@ from .experiments.claims import Claim
 REQUIRED_KEYS = ("chapter", "config", "seeds", "metrics", "claims", "timings", "environment", "data")
 PACKAGES = ("torch", "numpy", "pandas", "scipy", "scikit-learn", "matplotlib", "seaborn", "papermill", "jupyter-book")
 CLAIM_KEYS = ("id", "statement", "paper_value", "measured", "verdict", "test", "sensitivity", "kind", "p_value",
-              "q_value", "robustness", "margin", "threshold", "power")
+              "q_value", "robustness", "margin", "threshold", "power", "source")
 SCHEMA = """The results file of a chapter, `<results_dir>/<chapter>.json` (validated on write and on read):
 
 chapter      str    the notebook's name
@@ -43,7 +43,8 @@ claims       list   of {id, statement, paper_value, measured, verdict, test, sen
                     reproducibility appendix (null until it runs); robustness: robust, fragile, reversed or
                     "no alternative", as the verdicts imply; margin (non-inferiority, equivalence) and threshold
                     (threshold tests): {value, reason}, else null; power (inconclusive tests): {runs, sd, ratio,
-                    observed, mdd, runs_needed}, else null
+                    observed, mdd, runs_needed}, else null; source: "book" (the book's own question) or
+                    {paper, locator, quotation} (replication.papers)
 timings      dict   stage -> seconds
 environment  dict   Python, platform and package versions
 data         dict   data file -> SHA-256

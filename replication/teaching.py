@@ -304,3 +304,23 @@ def recommended_popularity(scores: np.ndarray, train: Any, k: int = 10, everyone
     counted = train if everyone is None else sp.csr_array(everyone)
     popularity = np.bincount(counted.indices, minlength=counted.shape[1])
     return float(np.median(popularity[top_k(scores, k, exclude=train)]))
+
+
+def sampled_scores(model: Any, rows: Any, seed: int = 0) -> np.ndarray:
+    """Scores of a trained Mult-VAE for fold-in `rows` decoded from one SAMPLED code z ~ q(z | x) per user
+    instead of its mean (what "a VAE can sample diverse recommendations" means): the network in eval mode (no
+    dropout), z = mu + sigma * eps with a seeded eps."""
+    import torch
+
+    net = model.network_
+    was_training = net.training
+    net.eval()
+    with torch.no_grad():
+        x = torch.from_numpy((sp.csr_array(rows) > 0).toarray().astype(np.float32))
+        mu, logvar = net.encode(x)
+        if logvar is None:
+            raise ConfigError("sampled_scores needs a variational model (Mult-VAE), not Mult-DAE")
+        z = reparameterize(mu.numpy(), logvar.numpy(), n_samples=1, seed=seed)[0]
+        scores = net.decode(torch.from_numpy(z.astype(np.float32))).numpy()
+    net.train(was_training)
+    return scores

@@ -13,7 +13,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "replication"
 # lowest first; a module belongs to the layer of its longest matching prefix
 LAYERS = [
-    ("base", ["replication.errors", "replication.checks", "replication.settings"]),
+    ("base", ["replication.errors", "replication.checks", "replication.settings", "replication.papers"]),
     ("data", ["replication.datasets", "replication.grouplens", "replication.features", "replication.splits",
               "replication.synthetic", "replication.neighbours"]),
     ("models", ["replication.models"]),

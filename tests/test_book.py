@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from replication import book, regression, results
+from replication import book, regression, report, results
 
 pytestmark = pytest.mark.slow
 CHECKER = Path(__file__).resolve().parent / "browser_check.html"
@@ -132,6 +132,8 @@ def test_reader_sees_figures_math_and_no_errors(html, name):
     assert view["math_raw"] == 0, f"{name}: math left as raw LaTeX"
     assert view["external"] == [], f"{name}: the page requests resources from the network: {view['external']}"
     assert view["wide_tables"] == [], f"{name}: tables cut off behind a horizontal scroll bar: {view['wide_tables']}"
+    if name.startswith("notebooks/") and name.split("/")[1] not in report.SUMMARIES:
+        assert view["headline_first"], f"{name}: no headline box before the first section"
     if view["math_elements"]:
         assert view["mathjax_loaded"] and view["math_typeset"] > 0, f"{name}: MathJax did not typeset the math"
     source = book.ROOT / f"{name}.md"

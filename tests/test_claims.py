@@ -246,7 +246,7 @@ def test_claim_records_p_value_margin_and_power():
     rng = np.random.default_rng(2)
     b = 0.4 + 0.01 * rng.standard_normal(5)
     j = C.noninferior(b + 0.02 * rng.standard_normal(5), b, margin=MARGIN, design=SPLITS)
-    c = C.claim("x", "A at least as good as B", None, j, {})
+    c = C.claim("x", "A at least as good as B", None, j, {}, source=C.BOOK)
     assert c.margin == {"value": 0.01, "reason": MARGIN.reason} and c.threshold is None
     assert c.p_value == j.p_value and c.q_value is None
     choices = [s["choice"] for s in c.sensitivity]
@@ -262,8 +262,8 @@ def test_claim_records_p_value_margin_and_power():
 def test_claim_needs_sensitivity_or_a_reason():
     main = C.paired([1.0, 2.0, 3.0], [0.0, 1.0, 2.5], design=PLAIN)
     with pytest.raises(ConfigError):
-        C.claim("x", "A beats B", "yes", main)
-    c = C.claim("x", "A beats B", "yes", main, no_alternative="a count")
+        C.claim("x", "A beats B", "yes", main, source=C.BOOK)
+    c = C.claim("x", "A beats B", "yes", main, no_alternative="a count", source=C.BOOK)
     assert "no alternative: a count" in c.measured and C.robustness(c) == "no alternative"
 
 
@@ -272,12 +272,14 @@ def test_robust_fragile_and_reversed():
     unclear = C.paired([1.0, 2.0, 3.0], [1.0, 2.0, 3.5], design=PLAIN)
     opposite = C.paired([0.0, 1.0, 2.1], [1.0, 2.0, 3.0], design=PLAIN)
     assert (holds.verdict, unclear.verdict, opposite.verdict) == ("holds", "inconclusive", "does not hold")
-    c = C.claim("x", "A beats B", "yes", holds, sensitivity={"budget 40": holds, "candidates: test items": unclear})
+    c = C.claim("x", "A beats B", "yes", holds, sensitivity={"budget 40": holds, "candidates: test items": unclear},
+                source=C.BOOK)
     assert [s["choice"] for s in c.sensitivity] == ["budget 40", "candidates: test items"]
     assert C.robustness(c) == "fragile" == c.robustness
-    assert C.robustness(C.claim("y", "s", None, holds, sensitivity={"b": holds})) == "robust"
-    assert C.claim("z", "s", None, holds, sensitivity={"b": unclear, "c": opposite}).robustness == "reversed"
-    assert C.claim("w", "s", None, unclear, sensitivity={"b": holds}).robustness == "fragile"
+    assert C.robustness(C.claim("y", "s", None, holds, sensitivity={"b": holds}, source=C.BOOK)) == "robust"
+    assert C.claim("z", "s", None, holds, sensitivity={"b": unclear, "c": opposite},
+                   source=C.BOOK).robustness == "reversed"
+    assert C.claim("w", "s", None, unclear, sensitivity={"b": holds}, source=C.BOOK).robustness == "fragile"
     table = C.claims_table([c])
     assert table.loc["x", "robustness"] == "fragile" and "budget 40: holds" in table.loc["x", "alternatives"]
     with pytest.raises(ConfigError):  # a stored robustness must follow from the verdicts
@@ -287,7 +289,7 @@ def test_robust_fragile_and_reversed():
 def test_the_uncorrected_t_is_a_standard_alternative():
     d = np.array([-0.00076, -0.00264, -0.00081, -0.00078, -0.00094])
     c = C.claim("rmse", "E beats A", None, C.paired(0.9 + d, np.full(5, 0.9), design=SPLITS,
-                                                     higher_is_better=False), {})
+                                                     higher_is_better=False), {}, source=C.BOOK)
     assert c.verdict == "inconclusive" and c.sensitivity[0] == {
         "choice": C.UNCORRECTED, "verdict": "holds",
         "measured": C.paired(0.9 + d, np.full(5, 0.9), design=PLAIN, higher_is_better=False).measured}

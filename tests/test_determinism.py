@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from replication import book, regression
+from replication import book, regression, report
 
 pytestmark = pytest.mark.slow
-NOTEBOOKS = [nb for nb in book.toc_notebooks() if nb.stem != "reproducibility"]  # it summarises other chapters
+NOTEBOOKS = [nb for nb in book.toc_notebooks() if nb.stem not in report.SUMMARIES]  # they summarise the chapters
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from replication.experiments import claims as C
 
 def a_claim(verdict: str = "does not hold") -> C.Claim:
     return C.Claim("c1", "A beats B", 0.9, "A - B = -0.1", verdict, "paired t-interval over 5 seeds",
-                   [{"choice": "k = 20", "measured": "A - B = -0.2", "verdict": "does not hold"}])
+                   [{"choice": "k = 20", "measured": "A - B = -0.2", "verdict": "does not hold"}], source=C.BOOK)
 
 
 def write(tmp_path, **overrides):
@@ -119,10 +119,12 @@ def some_tested_claims() -> list[C.Claim]:
     design = C.Resampling.random_splits(800, 100, "ratings")
     a, b = np.array([0.30, 0.32, 0.31, 0.33, 0.34]), np.array([0.29, 0.30, 0.30, 0.31, 0.31])
     margin = C.Bound(0.05, "a margin wide enough for the test")
-    return [C.claim("clear", "A beats B", None, C.paired(a, b, design=design), {"k": C.paired(a, b, design=design)}),
-            C.claim("close", "A as good as B", None, C.noninferior(a, b, margin=margin, design=design), {}),
+    return [C.claim("clear", "A beats B", None, C.paired(a, b, design=design), {"k": C.paired(a, b, design=design)},
+                    source=C.BOOK),
+            C.claim("close", "A as good as B", None, C.noninferior(a, b, margin=margin, design=design), {},
+                    source=C.BOOK),
             C.claim("unclear", "B beats A", None, C.paired(b + np.array([0.02, 0, 0, 0.01, 0.02]), a,
-                                                            design=design), {})]
+                                                            design=design), {}, source=C.BOOK)]
 
 
 def test_claim_records_carry_p_margin_and_robustness(tmp_path):

@@ -236,3 +236,22 @@ def test_the_loss_decomposition_of_one_row_for_everyone_is_the_dense_one():
         assert by_row[key] == pytest.approx(value, rel=1e-12), key
     with pytest.raises(DataError, match="a prediction row of 29 items for a target with 30 columns"):
         teaching.loss_decomposition(row[1:], train)
+
+
+def test_sampled_scores_decode_a_seeded_sample_of_the_code(monkeypatch):
+    """Mult-VAE's lists from a sampled code: with the sample replaced by its mean they are the model's own scores
+    (same encoder path, eval mode); with a seed they repeat; a Mult-DAE has no distribution to sample from."""
+    pytest.importorskip("torch")
+    from replication.models import MultVAE
+
+    rows = sp.random(30, 20, density=0.3, format="csr", random_state=0)
+    rows.data[:] = 1.0
+    vae = MultVAE(hidden=8, latent=4, epochs=2, patience=None, seed=0, device="cpu").fit(rows)
+    first, again = teaching.sampled_scores(vae, rows, seed=3), teaching.sampled_scores(vae, rows, seed=3)
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, vae.score(rows), atol=1e-4)
+    monkeypatch.setattr(teaching, "reparameterize", lambda mu, logvar, n_samples=1, seed=0: np.asarray(mu)[None])
+    np.testing.assert_allclose(teaching.sampled_scores(vae, rows), vae.score(rows), rtol=1e-5, atol=1e-5)
+    dae = MultVAE(variational=False, hidden=8, latent=4, epochs=1, patience=None, seed=0, device="cpu").fit(rows)
+    with pytest.raises(ConfigError, match="variational"):
+        teaching.sampled_scores(dae, rows)

@@ -93,14 +93,37 @@ def vae_job(seed: int, name: str, variational: bool, dropout: float, beta_cap: f
     partial = teaching.drop_interactions(sg.test_in, corrupt, seed=seed)
     hidden_input = metrics.evaluate_topn(model.score(partial), sg.test_in, sg.test_out, ks=(100,))["ndcg@100"]
     best = model.history_.iloc[model.history_.attrs["best_epoch"] - 1]
-    values = {f"{m}@{k}": topn[f"{m}@{k}"] for k in (10, 100) for m in ("ndcg", "recall")}
+    values = {f"{m}@{k}": topn[f"{m}@{k}"] for k in (10, 100) for m in ("ndcg", "recall", "coverage")}
     values |= {"kl": float(best["kl"]), "nll": float(best["nll"]),
                "active units": teaching.active_units(model.encode(sg.test_in)),
                "ndcg@100, part of input hidden": hidden_input,
                "relative drop of ndcg@100": 1.0 - hidden_input / topn["ndcg@100"],
                "best_epoch": model.history_.attrs["best_epoch"]}
+    if variational:  # the same users' lists decoded from a sampled code instead of its mean
+        sampled = metrics.evaluate_topn(teaching.sampled_scores(model, sg.test_in, seed=seed), sg.test_in,
+                                        sg.test_out, ks=(10, 100))
+        values |= {f"{m}@{k}, sampled code": sampled[f"{m}@{k}"] for k in (10, 100) for m in ("ndcg", "coverage")}
     records = [{"model": name, "metric": m, "value": float(v)} for m, v in values.items()]
     return runner.JobOutput(records, {"model": model, "split": sg} if keep else None)
+
+
+def ease_job(seed: int, l2_grid: list[float], n_heldout_users: int, dataset: str = "ml-100k",
+             data_dir: str = "") -> runner.JobOutput:
+    """The linear autoencoder EASE on the VAEs' strong-generalization split, l2 chosen on the validation users'
+    nDCG@100: the linear model beside the non-linear ones."""
+    data = load_data(dataset, data_dir)
+    sg = splits.strong_generalization(data.ratings, n_heldout_users=n_heldout_users, seed=seed, n_items=data.n_items)
+    fitted = [models.EASE(l2).fit(sg.train) for l2 in l2_grid]
+    quality = [metrics.evaluate_topn(m.score(sg.valid_in), sg.valid_in, sg.valid_out, ks=(100,))["ndcg@100"]
+               for m in fitted]
+    best = int(np.argmax(quality))
+    topn = metrics.evaluate_topn(fitted[best].score(sg.test_in), sg.test_in, sg.test_out, ks=(10, 100))
+    values = {f"{m}@{k}": topn[f"{m}@{k}"] for k in (10, 100) for m in ("ndcg", "recall", "coverage")}
+    values["l2 chosen"] = l2_grid[best]
+    return runner.JobOutput([{"model": LINEAR, "metric": m, "value": float(v)} for m, v in values.items()])
+
+
+LINEAR = "EASE (linear)"
 
 
 def vae_conditions(dae_dropout: float, betas: list[float]) -> dict[str, dict[str, Any]]:
@@ -133,6 +156,8 @@ class Config(OnData):
     beta_ref: float = param(0.2, "the beta compared with Mult-DAE (Liang et al.'s cap); one of `betas`")
     n_heldout_users: int = param(100, "validation users and test users of the strong-generalization split (each)")
     exercise_epochs: int = param(8, "epochs of the small trainings inside the exercise solutions")
+    ease_l2_grid: tuple[float, ...] = param([100.0, 500.0, 2000.0], "the linear EASE's l2, chosen on the "
+                                                                   "validation users' nDCG@100")
     example_user: int = param(-1, "the user followed through the autoencoder; -1: the median number of ratings")
     explorer_users: int = param(5, "held-out users in the interactive explorer, from the lightest to the heaviest")
 
@@ -158,7 +183,15 @@ def jobs(config: Config) -> list[runner.Job]:
                                      n_heldout_users=config.n_heldout_users, corrupt=0.5, keep=s == config.seeds[0],
                                      **spec, **source), {"seed": s, "experiment": "vae"}, cost=3.0)
             for s in config.seeds for name, spec in vae_conditions(config.dae_dropout, list(config.betas)).items()]
+    out += [runner.Job(ease_job, dict(seed=s, l2_grid=list(config.ease_l2_grid),
+                                      n_heldout_users=config.n_heldout_users, **source),
+                       {"seed": s, "experiment": "vae"}, cost=1.0) for s in config.seeds]
     return out
+
+
+# the claims of the headline box at the top of the chapter (and of the findings page)
+HEADLINE = ("unmasked_collapses", "masked_ranks_better", "vae_vs_dae", "vae_samples_diverse",
+            "nonlinear_beats_linear")
 
 
 def run(config: Config = Config()) -> ChapterResult:
@@ -185,7 +218,7 @@ def run(config: Config = Config()) -> ChapterResult:
               "vae": C.Resampling.random_splits(users.train.shape[0], users.test_in.shape[0], "users")}
     return ChapterResult(outcome.frame, config, timer.seconds,
                          {"autorec": autorec_out, "vae": vae_out, "example_user": user, "data": data,
-                          "split": split, "design": design, "deviations": DEVIATIONS})
+                          "split": split, "design": design, "deviations": DEVIATIONS, "headline": HEADLINE})
 
 
 DEVIATIONS = {
@@ -381,7 +414,7 @@ def filled_in_table(result: ChapterResult) -> pd.DataFrame:
 
 
 def vae_figure(result: ChapterResult) -> plt.Figure:
-    t = table(result, "vae")
+    t = table(result, "vae").drop(index=LINEAR, errors="ignore")  # the linear model is in the claims, not here
     names = list(t.index)
     betas = result.config.betas
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
@@ -467,35 +500,63 @@ def claims(result: ChapterResult) -> list[C.Claim]:
         dae_values = values(result, dae, metric)
         return C.noninferior(values(result, ref, metric), dae_values, design=design["vae"], label="VAE - DAE",
                              margin=C.relative_margin(dae_values, MARGIN_SHARE, "Mult-DAE"))
+    primer = "Loss Function: Masked Reconstruction Error"
+    sampled = lambda metric: C.paired(values(result, ref, f"{metric}, sampled code"),  # noqa: E731
+                                      values(result, ref, metric), design=design["vae"], label="sampled - mean")
     return [
         C.claim("unmasked_collapses", "Trained with MSE over all entries (zeros included), the autoencoder collapses "
                 "toward predicting zero for unrated items (median unrated prediction within 0.5 star of 0 in every "
-                "seed, and in no seed with the masked loss)", "collapses to zero (primer)", collapse(main_e),
-                {alt: collapse(alt_e)}),
+                "seed, and in no seed with the masked loss)", "collapses to zero", collapse(main_e),
+                {alt: collapse(alt_e)},
+                source=C.cite("primer", primer, "the model would collapse to predicting zero everywhere")),
         C.claim("masked_rmse", "The masked loss gives lower held-out RMSE than the full loss", "masked is better",
-                loss_pair("rmse", main_e, higher=False), {alt: loss_pair("rmse", alt_e, higher=False)}),
+                loss_pair("rmse", main_e, higher=False), {alt: loss_pair("rmse", alt_e, higher=False)},
+                source=C.cite("primer", "The Pipeline: Masked loss", "We don't want the model to be penalized for "
+                              "failing to reconstruct the zeros")),
         C.claim("masked_ranks_better", f"Ranking unrated items by the masked model's predicted ratings gives better "
                 f"top-{K} lists (nDCG@{K}, held-out ratings >= 4) than the unmasked model", "implied by the primer",
                 loss_pair(f"ndcg@{K}", main_e), {alt: loss_pair(f"ndcg@{K}", alt_e),
-                                                 f"recall@{K} instead": loss_pair(f"recall@{K}", main_e)}),
+                                                 f"recall@{K} instead": loss_pair(f"recall@{K}", main_e)},
+                source=C.cite("primer", "The Pipeline: Recommendation",
+                              "The top-K items by predicted score become recommendations")),
         C.claim("dae_noise_helps", f"Input dropout ({p.dae_dropout}) improves the test nDCG@100 of the Mult-DAE "
-                "architecture over the same network without noise", "dropout regularizes (Liang et al.)",
+                "architecture over the same network without noise", "dropout regularizes",
                 vae_pair(dae, ae, "ndcg@100", label="DAE - AE"),
                 {"nDCG@10 instead": vae_pair(dae, ae, "ndcg@10", label="DAE - AE"),
-                 "recall@100 instead": vae_pair(dae, ae, "recall@100", label="DAE - AE")}),
+                 "recall@100 instead": vae_pair(dae, ae, "recall@100", label="DAE - AE")},
+                source=C.cite("primer", "Denoising and Variational Autoencoders", "this acts as regularization")),
         C.claim("dae_robust", "A denoising model loses less nDCG@100 than the noiseless one when half of the user's "
-                "input is hidden", "denoising simulates incomplete information (primer)",
+                "input is hidden", "denoising simulates incomplete information",
                 vae_pair(dae, ae, "relative drop of ndcg@100", higher=False, label="DAE - AE"),
                 {"absolute nDCG@100 with half hidden": vae_pair(dae, ae, "ndcg@100, part of input hidden",
-                                                                label="DAE - AE")}),
+                                                                label="DAE - AE")},
+                source=C.cite("primer", "Denoising and Variational Autoencoders",
+                              "more closely simulates the recommendation task (we always have incomplete "
+                              "information)")),
         C.claim("kl_decreases_with_beta", "A larger β pulls the codes toward the prior: the KL term decreases as β "
-                "grows, in every seed", "β trades reconstruction for KL (Liang et al.)", kl_decreasing(kl, betas),
+                "grows, in every seed", "β trades reconstruction for KL", kl_decreasing(kl, betas),
                 {"without the smallest β": kl_decreasing(kl[1:], betas[1:])} if len(betas) > 2 else {},
-                no_alternative=None if len(betas) > 2 else "only two values of β"),
+                no_alternative=None if len(betas) > 2 else "only two values of β",
+                source=C.cite("liang2018", "Sec. 2 (the objective, its KL term weighted by beta)")),
         C.claim("vae_vs_dae", f"Mult-VAE (β = {p.beta_ref}) ranks at least as well as Mult-DAE (test nDCG@100, "
-                f"non-inferiority margin {MARGIN_SHARE:.0%} of Mult-DAE's)",
-                "Mult-VAE >= Mult-DAE on ML-20M (Liang et al.)", vae_noninferior("ndcg@100"),
-                {"recall@100 instead": vae_noninferior("recall@100")}),
+                f"non-inferiority margin {MARGIN_SHARE:.0%} of Mult-DAE's)", "Mult-VAE >= Mult-DAE on ML-20M",
+                vae_noninferior("ndcg@100"), {"recall@100 instead": vae_noninferior("recall@100")},
+                source=C.cite("liang2018", "Table 2 (ML-20M: Mult-VAE 0.426, Mult-DAE 0.419 nDCG@100)")),
+        C.claim("vae_samples_diverse", f"Mult-VAE (β = {p.beta_ref}) can sample diverse recommendations: top-10 lists "
+                "decoded from a sampled code cover more of the catalogue than those decoded from its mean "
+                "(coverage@10 of the test users' lists)", "enables diverse sampled recommendations",
+                sampled("coverage@10"), {"coverage@100 instead": sampled("coverage@100"),
+                                         "what it costs: nDCG@10, sampled - mean": sampled("ndcg@10")},
+                source=C.cite("primer", "Denoising and Variational Autoencoders",
+                              "enabling the model to sample diverse recommendations")),
+        C.claim("nonlinear_beats_linear", "The non-linear autoencoders are more expressive than a linear one: "
+                "Mult-DAE ranks better than EASE on the same split (test nDCG@100)", "more expressive",
+                vae_pair(dae, LINEAR, "ndcg@100", label="Mult-DAE - EASE"),
+                {f"Mult-VAE (β = {p.beta_ref}) instead of Mult-DAE": vae_pair(ref, LINEAR, "ndcg@100",
+                                                                           label="Mult-VAE - EASE"),
+                 "recall@100 instead": vae_pair(dae, LINEAR, "recall@100", label="Mult-DAE - EASE")},
+                source=C.cite("primer", "Autoencoders for Collaborative Filtering",
+                              "This makes them more expressive dimensionality reduction tools")),
     ]
 
 
@@ -533,5 +594,6 @@ def numbers(result: ChapterResult) -> dict:
     out |= {"kl_ratio": float(values(result, lo, "kl").mean() / values(result, hi, "kl").mean()),
             "nll_lo": float(values(result, lo, "nll").mean()), "nll_hi": float(values(result, hi, "nll").mean()),
             "au_hi": float(values(result, hi, "active units").mean()),
-            "vae_best_epoch": float(np.mean([values(result, n, "best_epoch").mean() for n in vae_t.index]))}
+            "vae_best_epoch": float(np.mean([values(result, n, "best_epoch").mean() for n in vae_t.index
+                                             if n != LINEAR]))}
     return out

@@ -17,6 +17,7 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence, TypeVar
 
@@ -28,6 +29,7 @@ from ..errors import ConfigError
 from ..experiments import runner
 from ..experiments.claims import Claim, claims_table
 from ..experiments.protocols import data_source, load_data
+from ..papers import source_words
 
 C = TypeVar("C", bound="ChapterConfig")
 
@@ -249,6 +251,8 @@ def save(result: ChapterResult, claims: Sequence[Claim], results_dir: str = "") 
         config["protocol"] = dict(result.artifacts["protocol"])
     if "deviations" in result.artifacts:
         config["deviations"] = dict(result.artifacts["deviations"])
+    if "headline" in result.artifacts:
+        config["headline"] = headline_ids(result, claims)
     if "design" in result.artifacts:
         design = result.artifacts["design"]
         config["resampling"] = {name: dataclasses.asdict(d) for name, d in design.items()} \
@@ -266,3 +270,38 @@ def finish(result: ChapterResult, claims: Sequence[Claim], results_dir: str = ""
     save(result, claims, results_dir)
     results.glue_verdicts(list(claims))
     return claims_table(list(claims))
+
+
+HEADLINE_SIZE = (3, 6)  # how many claims a chapter's headline box holds
+
+
+def headline_ids(result: ChapterResult, claims: Sequence[Claim]) -> list[str]:
+    """The ids of the chapter's headline claims (its HEADLINE), checked: 3-6 of them, each one of its claims. On
+    another data set than ML-100K, claims that need its knowledge graph are not made, and leave the headline."""
+    known = [c.id for c in claims]
+    ids = list(result["headline"])
+    if getattr(result.config, "dataset", "ml-100k") != "ml-100k":
+        ids = [i for i in ids if i in known]
+    unknown = [i for i in ids if i not in known]
+    if unknown or not HEADLINE_SIZE[0] <= len(ids) <= HEADLINE_SIZE[1]:
+        raise ConfigError(f"{result.config.chapter}: HEADLINE must name {HEADLINE_SIZE[0]}-{HEADLINE_SIZE[1]} of the "
+                          f"chapter's claims; unknown {unknown}, {len(ids)} given; claims: {', '.join(known)}")
+    return ids
+
+
+def headline_box(result: ChapterResult, claims: Sequence[Claim]) -> Any:
+    """The box at the top of a chapter (an IPython HTML display): its headline claims, each with the paper's words,
+    what was measured, the verdict and its robustness, read from the claims just computed (never typed)."""
+    from IPython.display import HTML
+
+    by_id = {c.id: c for c in claims}
+    items = []
+    for cid in headline_ids(result, claims):
+        c = by_id[cid]
+        items.append(f"<li><span class='verdict verdict-{c.verdict.replace(' ', '-')}'>{escape(c.verdict)}</span> "
+                     f"<span class='robustness'>({escape(c.robustness)})</span> {escape(c.statement)}."
+                     f"<br><span class='source'>Source: {escape(source_words(c.source))}.</span> "
+                     f"<span class='measured'>Measured: {escape(c.measured)}.</span></li>")
+    return HTML("<div class='admonition headline'><p class='admonition-title'>What this chapter finds</p>"
+                f"<ul>{''.join(items)}</ul><p>Every claim, its test and its alternatives: the claims table of this "
+                "chapter; the verdicts of the whole book: the findings page.</p></div>")

@@ -209,6 +209,10 @@ class Config(OnData):
                 "k_cond": self.k_cond, **self.source}
 
 
+# the claims of the headline box at the top of the chapter (and of the findings page)
+HEADLINE = ("A2", "A3", "G1", "L1", "L2", "L5")
+
+
 def run(config: Config = Config()) -> ChapterResult:
     """Every network on every fold of every repetition, the variants and latent studies on the first folds."""
     setup()
@@ -248,7 +252,7 @@ def run(config: Config = Config()) -> ChapterResult:
                          {"per_user": per_user, "histories": histories, "figures": figures, "runs": outcome.frame,
                           "genres": list(data.genres), "split_table": split_table,
                           "expansion": len(users) / folds[0].train.shape[0], "design": design,
-                          "deviations": DEVIATIONS})
+                          "deviations": DEVIATIONS, "headline": HEADLINE})
 
 
 DEVIATIONS = {
@@ -560,6 +564,28 @@ def _equivalent(result: ChapterResult, a: str, b: str, metric: str, scope: str =
                         label=f"{a} - {b}")
 
 
+# where the paper says what each claim tests ("book": the book's own question)
+SOURCES = {
+    "A1": C.cite("liang2018", "Table 2 (ML-20M nDCG@100: Mult-VAE 0.426, Mult-DAE 0.419)"),
+    "A2": C.cite("cvae", "Sec. 2, Conditioned VAE", "C-VAE is equivalent to Mult-VAE"),
+    "A3": C.cite("cvae", "Sec. 2, Conditioned VAE", "the recommender must push comedy movies on top of the "
+                                                    "recommended list"),
+    "A4": C.cite("cvae", "Sec. 2, Conditioned VAE", "a training user appears in the training set conditioned on "
+                                                    "every watched genre"),
+    "A5": C.cite("cvae", "Sec. 3", "has been selected via linear annealing"),
+    "G1": C.BOOK, "G2": C.BOOK,
+    "L1": C.cite("cvae", "Sec. 3.1, Fig. 2 and 3", "C-VAE learns how to cluster the genres"),
+    "L2": C.cite("cvae", "Abstract", "conditions on correlated genres map users in close clusters"),
+    "L2u": C.cite("cvae", "Sec. 1", "they are learned by the model through the user profiles"),
+    "L3": C.cite("cvae", "Sec. 3.1, Fig. 2", "the not conditioned latent representations (depicted in black) are "
+                                             "placed at the center of the space"),
+    "L4": C.cite("cvae", "Sec. 3.1, Fig. 2", "popular and common genres (e.g., Action, Comedy, Drama, Romance) are "
+                                             "placed near the center of the space"),
+    "L5": C.cite("cvae", "Sec. 3.1.1", "the latent space can also be explored as a mean to profile the user"),
+}
+SOURCES |= {"L1u": SOURCES["L1"], "L5u": SOURCES["L5"]}
+
+
 def claims(result: ChapterResult) -> list[C.Claim]:
     out = []
     k = result.config.k_cond
@@ -571,14 +597,14 @@ def claims(result: ChapterResult) -> list[C.Claim]:
         p("Mult-VAE", "Mult-DAE", "ndcg@100"),
         {"Recall@20": p("Mult-VAE", "Mult-DAE", "recall@20"), "Recall@50": p("Mult-VAE", "Mult-DAE", "recall@50"),
          "unit = user (bootstrap)": C.bootstrap(*_per_user_pair(result, "Mult-VAE", "Mult-DAE", "ndcg@100"),
-                                                label="Mult-VAE - Mult-DAE")}))
+                                                label="Mult-VAE - Mult-DAE")}, source=SOURCES["A1"]))
     a2 = {"Recall@20": eq("C-VAE", "Mult-VAE", "recall@20")}
     if len(values(result, "C-VAE (unconditioned validation)", "ndcg@100", "fold 0")) > 1:
         a2["C-VAE validated unconditioned only (fold 0)"] = eq("C-VAE (unconditioned validation)", "Mult-VAE",
                                                                "ndcg@100", "fold 0")
     out.append(C.claim(
         "A2", f"C-VAE used without a condition is as accurate as Mult-VAE (nDCG@100 within {MARGIN_SHARE:.0%} of "
-        "Mult-VAE's)", "with c = 0 C-VAE is Mult-VAE", eq("C-VAE", "Mult-VAE", "ndcg@100"), a2))
+        "Mult-VAE's)", "with c = 0 C-VAE is Mult-VAE", eq("C-VAE", "Mult-VAE", "ndcg@100"), a2, source=SOURCES["A2"]))
     genres = sorted(result.frame.loc[result.frame["model"] == "C-VAE conditioned", "condition"].dropna().unique())
     per_genre = {genre_names(result)[int(g)]: _fold_pair(result, "C-VAE conditioned", "Mult-VAE + genre filter",
                                                           "ndcg", condition=g) for g in genres}
@@ -591,7 +617,7 @@ def claims(result: ChapterResult) -> list[C.Claim]:
          "against EASE + genre filter": p("C-VAE conditioned", "EASE + genre filter", "ndcg"),
          "for every genre": C.every(per_genre, design=design["all users"], label="C-VAE - Mult-VAE + filter"),
          "for at least one genre (Holm)": C.some(per_genre, design=design["all users"],
-                                                 label="C-VAE - Mult-VAE + filter")}))
+                                                 label="C-VAE - Mult-VAE + filter")}, source=SOURCES["A3"]))
     if len(values(result, "C-VAE full", "ndcg@100", "fold 0")) > 1:
         full = _conditioned_fold0(result, "C-VAE full")
         out.append(C.claim(
@@ -601,7 +627,8 @@ def claims(result: ChapterResult) -> list[C.Claim]:
             {"Recall@20": eq("C-VAE", "C-VAE full", "recall@20", "fold 0"),
              f"conditioned nDCG@{k}": C.equivalent(_conditioned_fold0(result, "C-VAE"), full,
                                                    margin=C.relative_margin(full, MARGIN_SHARE, "C-VAE full"),
-                                                   design=design["fold 0"], label="sample - full")}))
+                                                   design=design["fold 0"], label="sample - full")},
+            source=SOURCES["A4"]))
     if len(values(result, "C-VAE beta 0.008", "ndcg@100", "fold 0")) > 1:
         def ni(a: str, b: str, m: str) -> C.Judgement:
             x, y = _pair(result, a, b, m, "fold 0")
@@ -612,7 +639,7 @@ def claims(result: ChapterResult) -> list[C.Claim]:
             f"margin {MARGIN_SHARE:.0%} of C-VAE's, first folds)", "beta = 0.008 best on ML-20M",
             ni("C-VAE beta 0.008", "C-VAE", "ndcg@100"),
             {"Recall@20": ni("C-VAE beta 0.008", "C-VAE", "recall@20"),
-             "Mult-VAE instead of C-VAE": ni("Mult-VAE beta 0.008", "Mult-VAE", "ndcg@100")}))
+             "Mult-VAE instead of C-VAE": ni("Mult-VAE beta 0.008", "Mult-VAE", "ndcg@100")}, source=SOURCES["A5"]))
     out += latent_claims(result)
     return out
 
@@ -643,26 +670,30 @@ def latent_claims(result: ChapterResult) -> list[C.Claim]:
          "statistic: median deviation < 0.5": _threshold(result, "median deviation", "full latent",
                                                          below=SMALL_DEVIATION),
          "untrained network": _threshold(result, "mean cosine", "full latent", above=NEARLY_PARALLEL, model=UNTRAINED),
-         **beta("mean cosine", above=NEARLY_PARALLEL)}))
+         **beta("mean cosine", above=NEARLY_PARALLEL)}, source=SOURCES["G1"]))
     out.append(C.claim(
         "G2", "The condition explains most of the latent variance (share of the variance between conditions > 0.5)",
         "not in the paper", _threshold(result, "condition share", "full latent", above=MOST_VARIANCE),
         {s: _threshold(result, "condition share", s, above=MOST_VARIANCE) for s in ("5 PCs", "10 PCs", "PC2 x PC5")}
-        | beta("condition share", above=MOST_VARIANCE)))
+        | beta("condition share", above=MOST_VARIANCE), source=SOURCES["G2"]))
     out.append(C.claim(
         "L1", "Conditions form clusters (silhouette by condition > 0.25)", "visual (Fig. 2, 3)",
         _threshold(result, "silhouette", "full latent", above=WEAK_STRUCTURE),
         {**{s: _threshold(result, "silhouette", s, above=WEAK_STRUCTURE) for s in ("5 PCs", "10 PCs", "PC2 x PC5")},
          "threshold 0.5": _threshold(result, "silhouette", "full latent", above=REASONABLE_STRUCTURE),
-         "threshold 0.1": _threshold(result, "silhouette", "full latent", above=ANY_STRUCTURE)}))
-    trained_vs = lambda metric, space: C.paired(study(result, metric, space).to_numpy(),  # noqa: E731
-                                                study(result, metric, space, model=UNTRAINED).to_numpy(),
-                                                design=design, label="trained - untrained")
+         "threshold 0.1": _threshold(result, "silhouette", "full latent", above=ANY_STRUCTURE),
+         **beta("silhouette", above=WEAK_STRUCTURE)}, source=SOURCES["L1"]))
+    trained_vs = lambda metric, space, model="C-VAE": C.paired(  # noqa: E731
+        study(result, metric, space, model=model).to_numpy(), study(result, metric, space, model=UNTRAINED).to_numpy(),
+        design=design, label="trained - untrained")
+    beta_vs = lambda metric: ({"beta 0.008 network": trained_vs(metric, "full latent", "C-VAE beta 0.008")}  # noqa: E731
+                              if has_beta else {})
     out.append(C.claim(
         "L1u", "The clusters are learned: tighter than in the untrained network (silhouette, paired)",
         "implied by 'C-VAE learns how to cluster the genres'", trained_vs("silhouette", "full latent"),
         {"5 PCs": trained_vs("silhouette", "5 PCs"), "PC2 x PC5": trained_vs("silhouette", "PC2 x PC5"),
-         "statistic: condition share": trained_vs("condition share", "full latent")}))
+         "statistic: condition share": trained_vs("condition share", "full latent"), **beta_vs("silhouette")},
+        source=SOURCES["L1u"]))
     mantel = {f"{relation}, {space}": _threshold(result, f"mantel r ({relation})", space, above=POSITIVE,
                                                  label="Mantel r")
               for relation in RELATIONS for space in ("full latent", "5 PCs", "PC2 x PC5", "PC3 x PC5")}
@@ -672,14 +703,14 @@ def latent_claims(result: ChapterResult) -> list[C.Claim]:
         "(Mantel r > 0, co-consumption)", "visual; 'learned through the user profiles'", main,
         {**mantel, "p < 0.05 in every repetition": C.all_of(
             study(result, "mantel p (co-consumption)", "full latent") < 0.05, label="repetitions"),
-         **beta("mantel r (co-consumption)", above=POSITIVE)}))
+         **beta("mantel r (co-consumption)", above=POSITIVE)}, source=SOURCES["L2"]))
     out.append(C.claim(
         "L2u", "The genre neighbourhoods are learned: centroid distances follow co-consumption more closely than in "
         "the untrained network (Mantel r, paired)", "'learned by the model through the user profiles'",
         trained_vs("mantel r (co-consumption)", "full latent"),
         {"5 PCs": trained_vs("mantel r (co-consumption)", "5 PCs"),
          "PC2 x PC5": trained_vs("mantel r (co-consumption)", "PC2 x PC5"),
-         "co-labelling": trained_vs("mantel r (co-labelling)", "full latent")}))
+         "co-labelling": trained_vs("mantel r (co-labelling)", "full latent")}, source=SOURCES["L2u"]))
     ranks = lambda space, centre: counted(study(result, "rank of unconditioned", space, centre) == 1,  # noqa: E731
                                           "nearest of 19 to the centre")
     out.append(C.claim(
@@ -689,14 +720,16 @@ def latent_claims(result: ChapterResult) -> list[C.Claim]:
             for centre in ("mean of all points", "latent origin") if (space, centre) != ("full latent",
                                                                                         "mean of all points")},
          "among the 3 nearest (full latent)": counted(
-             study(result, "rank of unconditioned", "full latent", "mean of all points") <= 3, "among 3 nearest")}))
+             study(result, "rank of unconditioned", "full latent", "mean of all points") <= 3, "among 3 nearest")},
+        source=SOURCES["L3"]))
     negative = C.Bound(0.0, "the claim is a direction (popular genres nearer the centre): only the sign matters")
     centrality = {f"{space}, {centre}": _threshold(result, "popularity rho", space, below=negative, centre=centre,
                                                    label="rho") for space in SPACES for centre in CENTRES}
     main = centrality.pop("full latent, unconditioned centroid")
+    centrality |= beta("popularity rho", below=negative, centre="unconditioned centroid", label="rho")
     out.append(C.claim(
         "L4", "Popular genres are central, rare ones peripheral (Spearman rho(interactions, distance of the genre's "
-        "centroid from the unconditioned centroid) < 0)", "visual", main, centrality))
+        "centroid from the unconditioned centroid) < 0)", "visual", main, centrality, source=SOURCES["L4"]))
     out.append(C.claim(
         "L5", "An unconditioned user's position tells their genre tastes (significant positive association, "
         "Bonferroni over genres, for at least half of the genres)", "visual (Sec. 3.1.1)",
@@ -705,11 +738,12 @@ def latent_claims(result: ChapterResult) -> list[C.Claim]:
             for s in ("5 PCs", "PC2 x PC5", "PC3 x PC5")},
          "at least a quarter of the genres": _threshold(result, "profiling share", "full latent",
                                                         above=QUARTER_OF_GENRES, label="share of genres"),
-         **beta("profiling share", above=HALF_THE_GENRES, label="share of genres")}))
+         **beta("profiling share", above=HALF_THE_GENRES, label="share of genres")}, source=SOURCES["L5"]))
     out.append(C.claim(
         "L5u", "Profiling is learned: more genres show the association than in the untrained network (paired)",
         "implied by Sec. 3.1.1", trained_vs("profiling share", "full latent"),
-        {s: trained_vs("profiling share", s) for s in ("5 PCs", "PC2 x PC5", "PC3 x PC5")}))
+        {**{s: trained_vs("profiling share", s) for s in ("5 PCs", "PC2 x PC5", "PC3 x PC5")},
+         **beta_vs("profiling share")}, source=SOURCES["L5u"]))
     present = set(result["figures"]["latent C-VAE"]["details"])
     for s in latent.PAPER_STATEMENTS:
         if s.id not in present:
@@ -719,7 +753,8 @@ def latent_claims(result: ChapterResult) -> list[C.Claim]:
         if has_beta:
             alternatives["beta 0.008 network"] = counted(flags("full latent", "C-VAE beta 0.008"), "holds")
         out.append(C.claim(f"P_{s.id}", s.text, "visual (Fig. 2, 3)", counted(flags("full latent"), "holds"),
-                           alternatives))
+                           alternatives, source=C.cite("cvae", "Sec. 3.1, Fig. 2", s.text.split('"')[1]
+                                                       .split(" ... ")[0])))
     return out
 
 
@@ -734,6 +769,9 @@ def numbers(result: ChapterResult) -> dict:
            "patience": p.patience, "cond_per_epoch": p.cond_per_epoch, "k_cond": p.k_cond,
            "n_perm": p.n_perm, "beta_cap": p.beta_cap, "beta_alternative": p.beta_alternative,
            "n_test_users": int(users.loc[users["seed"] == p.seeds[0], "user"].nunique())}
+    for name, model in (("main", "C-VAE"), ("beta", "C-VAE beta 0.008"), ("untrained", UNTRAINED)):
+        silhouettes = study(result, "silhouette", model=model)
+        out[f"silhouette_{name}"] = float(silhouettes.mean()) if len(silhouettes) else float("nan")
     key = lambda m: m.replace("-", "").replace(" ", "_").lower()  # noqa: E731
     for m in ACCURACY_MODELS:
         for metric in ("ndcg@100", "recall@20"):

@@ -31,13 +31,11 @@ def run(config: Config = Config()) -> ChapterResult:
     setup()
     folder = Path(config.results_dir or results.default_results_dir())
     log_path = Path(config.execution_log or settings.EXECUTED / "execution_log.json")
-    chapters = {name for name in report.load_all_results(folder) if name != "reproducibility"}  # not our own file
-    q_values = report.book_q_values({name: payload for name, payload in report.load_all_results(folder).items()
-                                     if name in chapters})
-    for name in sorted(chapters):
+    q_values = report.book_q_values(report.chapter_results(folder))  # not our own file, nor the findings page's
+    for name in sorted(report.chapter_results(folder)):
         results.set_q_values(folder / f"{name}.json", {cid: q for (chapter, cid), q in q_values.items()
                                                        if chapter == name})
-    all_results = {name: payload for name, payload in report.load_all_results(folder).items() if name in chapters}
+    all_results = report.chapter_results(folder)
     executions = report.execution_table(log_path)
     result = ChapterResult(pd.DataFrame(), config, {"total_seconds": float(executions["seconds"].fillna(0).sum())},
                            {"folder": folder, "log_path": log_path, "all_results": all_results,
@@ -72,17 +70,17 @@ def numbers(result: ChapterResult) -> dict:
 
 
 def claims(result: ChapterResult) -> list[C.Claim]:
-    chapters = [name for name in result["executions"].index if name != "reproducibility"]
+    chapters = [name for name in result["executions"].index if name not in report.SUMMARIES]
     digests = report.digests_by_file(result["all_results"])
     same_data = all(len(values) == 1 for values in digests.values())
     missing = sorted(set(chapters) - set(result["all_results"]))
     return [
         C.claim("all_chapters_have_results", "every executed chapter wrote a valid results file", None,
                 C.Judgement(C.all_of([not missing]).verdict, ", ".join(missing) or "all present", "presence check"),
-                no_alternative="a file check"),
+                no_alternative="a file check", source=C.BOOK),
         C.claim("same_data_everywhere", "every chapter read byte-identical data files", None,
                 C.Judgement(C.all_of([same_data]).verdict, f"{len(digests)} files; " + (
                     "one digest each" if same_data else
                     f"differing: {[f for f, v in digests.items() if len(v) > 1]}"), "SHA-256 comparison"),
-                no_alternative="a checksum comparison"),
+                no_alternative="a checksum comparison", source=C.BOOK),
     ]

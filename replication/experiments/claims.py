@@ -49,11 +49,13 @@ import scipy.stats
 from ..checks import check_int, check_number
 from ..errors import ConfigError, DataError
 from ..metrics import mean_ci
+from ..papers import BOOK, check_source, cite
 
 __all__ = ["VERDICTS", "ROBUSTNESS", "KINDS", "Resampling", "INDEPENDENT", "Bound", "relative_margin",
            "Judgement", "Claim", "summarise", "select", "per_run", "pair", "aligned", "ci_text", "interval",
            "paired", "bootstrap", "noninferior", "equivalent", "every", "some", "threshold", "all_of", "holm",
-           "benjamini_hochberg", "claim", "robustness", "claims_table", "power", "detectable", "runs_needed"]
+           "benjamini_hochberg", "claim", "robustness", "claims_table", "power", "detectable", "runs_needed", "BOOK",
+           "cite"]
 
 VERDICTS = ("holds", "does not hold", "inconclusive")
 ROBUSTNESS = ("robust", "fragile", "reversed", "no alternative")
@@ -190,10 +192,12 @@ class Claim:
     margin: dict[str, Any] | None = None
     threshold: dict[str, Any] | None = None
     power: dict[str, Any] | None = None
+    source: Any = None  # "book", or {paper, locator, quotation} (replication.papers.cite)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ConfigError(f"claim {self.id!r}: verdict {self.verdict!r} not in {VERDICTS}")
+        check_source(self.source, f"claim {self.id!r}")
         if self.kind not in KINDS:
             raise ConfigError(f"claim {self.id!r}: test kind {self.kind!r} not in {KINDS}")
         for alt in self.sensitivity:
@@ -620,10 +624,12 @@ def _standard_alternatives(main: Judgement) -> dict[str, Judgement]:
 
 
 def claim(id: str, statement: str, paper_value: Any, main: Judgement,
-          sensitivity: Mapping[str, Judgement] | None = None, no_alternative: str | None = None) -> Claim:
+          sensitivity: Mapping[str, Judgement] | None = None, no_alternative: str | None = None, *,
+          source: Any) -> Claim:
     """A claim judged by `main` and re-judged under each alternative protocol choice in `sensitivity`
     ({choice: judgement}) and under the standard alternatives (the uncorrected t; half and double the margin);
-    when no alternative exists, `no_alternative` says why."""
+    when no alternative exists, `no_alternative` says why. `source`: where the claim comes from, ``BOOK`` or
+    ``cite(paper, locator, quotation)``."""
     sensitivity = {**dict(sensitivity or {}), **_standard_alternatives(main)}
     measured = main.measured
     if not sensitivity:
@@ -637,7 +643,7 @@ def claim(id: str, statement: str, paper_value: Any, main: Judgement,
                  robustness=_robustness(main.verdict, [e["verdict"] for e in entries]),
                  margin=bound if BOUNDED.get(main.kind) == "margin" else None,
                  threshold=bound if BOUNDED.get(main.kind) == "threshold" else None,
-                 power=main.power if main.verdict == "inconclusive" else None)
+                 power=main.power if main.verdict == "inconclusive" else None, source=source)
 
 
 def robustness(c: Claim | Mapping[str, Any]) -> str:
