@@ -17,7 +17,7 @@ settings) are shared.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -686,12 +686,18 @@ def claims(result: ChapterResult) -> list[C.Claim]:
     return out
 
 
+def neighbourhood_reference(ks: Sequence[int]) -> int:
+    """The k the neighbourhood claim compares the largest k with: 50 (a common default) when in the grid, else the
+    grid's middle."""
+    return 50 if 50 in ks else list(ks)[len(ks) // 2]
+
+
 def _neighbours_claim(result: ChapterResult) -> C.Claim:
     """The book's question about the neighbourhood (the supplied texts leave k open): does accuracy still grow past
     k = 50 (the largest k against 50, or the middle of the grid)?"""
     ks = list(result.config.ks)
     design = result["design"]
-    ref = 50 if 50 in ks else ks[len(ks) // 2]
+    ref = neighbourhood_reference(ks)
     at = lambda method, k: method_values(result, method, k=k).to_numpy()  # noqa: E731
     alternatives = {f"k={ks[-1]} vs k={ks[0]}": C.paired(at("SEMAUTO-kNN", ks[-1]), at("SEMAUTO-kNN", ks[0]),
                                                          design=design, label=f"k={ks[-1]} - k={ks[0]}")}
@@ -811,6 +817,7 @@ def numbers(result: ChapterResult) -> dict:
     out["k_best"] = _chosen(k_best)
     top_two = sorted(p.ks)[-2:]
     out["k_top"], out["k_next"] = top_two[-1], top_two[0]
+    out["k_reference"], out["k_largest"] = neighbourhood_reference(p.ks), list(p.ks)[-1]
     out["k_top_gain"] = float(method_values(result, "SEMAUTO-kNN", k=top_two[-1]).mean()
                               - method_values(result, "SEMAUTO-kNN", k=top_two[0]).mean())
     main_runs = result.frame[(result.frame["setting"] == "main") & (result.frame["candidates"] == p.candidates)]
