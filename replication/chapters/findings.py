@@ -28,13 +28,17 @@ def run(config: Config = Config()) -> ChapterResult:
     folder = Path(config.results_dir or results.default_results_dir())
     all_results = report.chapter_results(folder)
     table = report.findings_table(all_results)
-    counts = {f"{v.replace(' ', '_')}": int((table["verdict"] == v).sum()) for v in VERDICTS}
-    counts |= {f"{r.replace(' ', '_')}": int((table["robustness"] == r).sum()) for r in ("robust", "fragile",
-                                                                                          "reversed")}
-    frame = pd.DataFrame(records({"headline claims": len(table), **counts}))
+    frame = pd.DataFrame(records({"headline claims": len(table), **counts(table)}))
     return ChapterResult(frame, config, {}, {"folder": folder, "all_results": all_results, "table": table,
                                              "checksums": {name: min(d) for name, d in
                                                            report.digests_by_file(all_results).items()}})
+
+
+def counts(table: pd.DataFrame) -> dict[str, int]:
+    """How many headline claims have each verdict and each robustness (spaces as underscores)."""
+    out = {v: int((table["verdict"] == v).sum()) for v in VERDICTS}
+    out |= {r: int((table["robustness"] == r).sum()) for r in ("robust", "fragile", "reversed")}
+    return {k.replace(" ", "_"): v for k, v in out.items()}
 
 
 def table(result: ChapterResult) -> object:
@@ -46,9 +50,7 @@ def table(result: ChapterResult) -> object:
 
 def numbers(result: ChapterResult) -> dict:
     t = result["table"]
-    return {"n_headline": len(t), **{f"n_headline_{v.replace(' ', '_')}": int((t["verdict"] == v).sum())
-                                     for v in VERDICTS},
-            **{f"n_headline_{r}": int((t["robustness"] == r).sum()) for r in ("robust", "fragile", "reversed")},
+    return {"n_headline": len(t), **{f"n_headline_{k}": v for k, v in counts(t).items()},
             "n_chapters": int(t["chapter"].nunique())}
 
 
