@@ -38,7 +38,8 @@ __all__ = ["latent_points", "fit_pca", "pca_projection", "silhouette", "conditio
            "cooccurrence_dissimilarity", "co_consumption_dissimilarity", "centroid_distances", "mantel", "centrality",
            "genre_tastes", "profile_correlations", "nearest_genres", "neighbour_ranks", "shift_vectors",
            "shift_geometry", "Statement", "STATEMENT_KINDS", "PAPER_STATEMENTS", "score_statement", "latent_spaces",
-           "study_latent_space", "worked_user", "SPACES", "plot_view", "pair_grid"]
+           "chance_rate", "PROFILE_AXIS", "profiling_axis", "component_stretch", "linear_cka", "procrustes_distance",
+           "genre_order_agreement", "study_latent_space", "worked_user", "SPACES", "plot_view", "pair_grid"]
 
 NO_CONDITION = vae.NO_CONDITION
 SPACES = ("full latent", "5 PCs", "10 PCs", "PC2 x PC5", "PC3 x PC5")  # where the study reads the latent means
@@ -368,7 +369,8 @@ class Statement:
     ``kind``: "close" (every genre of `others` among a's `k` nearest), "far" (among a's `k` farthest),
     "nearest_set" (at least `k` of a's len(others) nearest are in `others`), "between" (a lies between the two
     `others`: d(o1, o2) >= max(d(a, o1), d(a, o2))), "isolated" (a's nearest-neighbour distance among the `k`
-    largest)."""
+    largest). ``where``: the place in the paper; ``space``: where the statement is judged first (the paper's
+    Fig. 3 readings are about its PC3 x PC5 view, which it says "highly differ[s]" from Fig. 2's)."""
 
     id: str
     text: str
@@ -376,6 +378,8 @@ class Statement:
     a: str
     others: tuple[str, ...] = ()
     k: int = 3
+    where: str = "Sec. 3.1, Fig. 2"
+    space: str = "full latent"
 
     def __post_init__(self):
         if self.kind not in STATEMENT_KINDS:
@@ -385,6 +389,8 @@ class Statement:
         if n < counts[0] or (counts[1] is not None and n > counts[1]):
             raise ConfigError(f"statement {self.id}: kind {self.kind!r} takes {counts[0]}"
                               f"{'' if counts[1] == counts[0] else ' or more'} other genres, got {n}")
+        if self.space not in SPACES:
+            raise ConfigError(f"statement {self.id}: space must be one of {SPACES}, got {self.space!r}")
         if self.k < 1 or (self.kind == "nearest_set" and self.k > n):
             raise ConfigError(f"statement {self.id}: k must be >= 1 (and <= the named genres for nearest_set), "
                               f"got {self.k}")
@@ -393,6 +399,9 @@ class Statement:
 _WAR = '"War is far away from Children and Animation, while it is near Drama and Romance"'
 _HORROR = '"Horror is placed between Thriller and Sci-fi and is far away from Western"'
 _THRILLER = '"Thriller, Mystery and Crime are close to each other"'
+_OVERLAP = '"Mystery and Horror almost completely overlap"'
+_PAIRS = '"Very similar considerations can be done for the pairs Children-Fantasy and War-Western"'
+_OFFSIDE = '"Action, Musical and Documentary are a bit offside"'
 _NOIR = ('"Film-noir genre is placed far away from every genre ... the nearest genres are Crime, Drama, Thriller and '
          'Mystery"')
 
@@ -412,7 +421,24 @@ PAPER_STATEMENTS: tuple[Statement, ...] = (
     Statement("horror_between_thriller_scifi", f"Horror lies between Thriller and Sci-Fi: {_HORROR}", "between",
               "Horror", ("Thriller", "Sci-Fi"), 1),
     Statement("filmnoir_isolated", f"Film-Noir is far from every genre: {_NOIR}", "isolated", "Film-Noir", (), 3),
+    # Fig. 3 (PC3 x PC5): "overlap" read as "the nearest genre", "a bit offside" as "among the 5 most isolated"
+    Statement("mystery_horror_overlap", f"Mystery and Horror overlap: {_OVERLAP}", "close", "Mystery", ("Horror",), 1,
+              "Sec. 3.1, Fig. 3", "PC3 x PC5"),
+    Statement("childrens_fantasy_overlap", f"Children's and Fantasy overlap: {_PAIRS}", "close", "Children's",
+              ("Fantasy",), 1, "Sec. 3.1, Fig. 3", "PC3 x PC5"),
+    Statement("war_western_overlap", f"War and Western overlap: {_PAIRS}", "close", "War", ("Western",), 1,
+              "Sec. 3.1, Fig. 3", "PC3 x PC5"),
+    Statement("action_offside", f"Action is offside: {_OFFSIDE}", "isolated", "Action", (), 5, "Sec. 3.1, Fig. 3",
+              "PC3 x PC5"),
+    Statement("musical_offside", f"Musical is offside: {_OFFSIDE}", "isolated", "Musical", (), 5, "Sec. 3.1, Fig. 3",
+              "PC3 x PC5"),
+    Statement("documentary_offside", f"Documentary is offside: {_OFFSIDE}", "isolated", "Documentary", (), 5,
+              "Sec. 3.1, Fig. 3", "PC3 x PC5"),
 )
+
+#: Sec. 3.1.1: along the unconditioned cloud's vertical axis of Fig. 2 (PC5), light entertainment at one end and
+#: "serious" films at the other.
+PROFILE_AXIS = (("Comedy", "Romance"), ("Thriller", "Action", "Crime"))
 
 
 def _ordinal(n: int) -> str:
@@ -462,6 +488,94 @@ def score_statement(statement: Statement, distances: np.ndarray, names) -> tuple
     place = int((nn > nn[a]).sum()) + 1  # ties count in a's favour
     detail = f"{names[a]}'s nearest-neighbour distance {nn[a]:.3g} is the {_ordinal(place)} largest of {len(D)}"
     return place <= k, detail
+
+
+def chance_rate(statement: Statement, distances: np.ndarray) -> float:
+    """How often a statement of the same form holds for randomly chosen genres in the same distance matrix: the
+    share of all substitutions of its genres (ordered, distinct) for which it holds. "close"/"far" with m named
+    genres: C(k, m) / C(n_other, m); "nearest_set": hypergeometric (at least k of a's m nearest among m random
+    genres); "isolated": the share of genres among the k largest nearest-neighbour distances (k / n, more where
+    mutual nearest neighbours tie, since ties count in a genre's favour); "between": the share of ordered triples
+    (a, o1, o2) with d(o1, o2) >= max(d(a, o1), d(a, o2)) (1/3 without ties: every triangle has one longest side).
+    None of them depends on where the genres lie, which is why they are the statements' chance rates."""
+    from math import comb
+
+    D = np.asarray(distances, dtype=np.float64)
+    n, m, k = len(D), len(statement.others), statement.k
+    n_other = n - 1
+    if statement.kind in ("close", "far"):
+        return comb(k, m) / comb(n_other, m) if m <= n_other else float("nan")
+    if statement.kind == "nearest_set":
+        return float(scipy.stats.hypergeom(n_other, m, m).sf(k - 1))
+    if statement.kind == "isolated":
+        nn = np.where(np.eye(n, dtype=bool), np.inf, D).min(axis=1)
+        places = (nn[None, :] > nn[:, None]).sum(axis=1) + 1
+        return float((places <= k).mean())
+    inner = np.maximum(D[:, :, None], D[:, None, :])  # [a, o1, o2] = max(d(a, o1), d(a, o2))
+    holds = D[None, :, :] >= inner
+    distinct = (np.arange(n)[:, None, None] != np.arange(n)[None, :, None]) & \
+               (np.arange(n)[:, None, None] != np.arange(n)[None, None, :]) & \
+               (np.arange(n)[None, :, None] != np.arange(n)[None, None, :])
+    return float(holds[distinct].mean())
+
+
+def profiling_axis(axis: np.ndarray, tastes: np.ndarray, names, ends=PROFILE_AXIS) -> dict[str, float]:
+    """Sec. 3.1.1's reading of the unconditioned cloud: along `axis` (one coordinate per unconditioned user) the
+    share of light entertainment (``ends[0]``) and of "serious" films (``ends[1]``) in a user's history correlate
+    with opposite signs, both significantly (Spearman, p < 0.05). Returns both rhos, p-values and ``holds``."""
+    names = list(names)
+    missing = [g for g in (*ends[0], *ends[1]) if g not in names]
+    if missing:
+        raise ConfigError(f"profiling_axis: genres not among the names: {', '.join(missing)}")
+    tastes = np.asarray(tastes, dtype=np.float64)
+    axis = np.asarray(axis, dtype=np.float64)
+    if tastes.shape != (len(axis), len(names)):
+        raise ConfigError(f"tastes must be users x genres {(len(axis), len(names))}, got {tastes.shape}")
+    out: dict[str, float] = {}
+    for label, genres in zip(("light", "serious"), ends):
+        share = tastes[:, [names.index(g) for g in genres]].sum(axis=1)
+        rho, p = scipy.stats.spearmanr(axis, share)
+        out[f"rho {label}"], out[f"p {label}"] = float(rho), float(p)
+    out["holds"] = float(out["rho light"] * out["rho serious"] < 0 and max(out["p light"], out["p serious"]) < 0.05)
+    return out
+
+
+def component_stretch(coords: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per principal component, the share of its variance within the conditions (1 - the condition's share on that
+    component alone): the paper's "the fourth principal component stretches the clusters" is PC4 having the
+    largest within-condition share."""
+    return np.array([1.0 - condition_share(coords[:, [j]], labels) for j in range(coords.shape[1])])
+
+
+def linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
+    """Linear centred kernel alignment (Kornblith et al. 2019) of two representations of the same rows: 1 when
+    one is an orthogonal transform and isotropic scaling of the other, near 0 for unrelated ones."""
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    if X.ndim != 2 or Y.ndim != 2 or len(X) != len(Y) or len(X) < 2:
+        raise ConfigError(f"linear_cka needs two 2-D matrices with the same rows (>= 2), got {X.shape} and {Y.shape}")
+    X, Y = X - X.mean(axis=0), Y - Y.mean(axis=0)
+    cross = np.linalg.norm(Y.T @ X) ** 2
+    return float(cross / (np.linalg.norm(X.T @ X) * np.linalg.norm(Y.T @ Y)))
+
+
+def procrustes_distance(X: np.ndarray, Y: np.ndarray) -> float:
+    """Orthogonal Procrustes disparity of two representations of the same rows (both centred and scaled to unit
+    Frobenius norm, the best rotation and scaling of one onto the other): 0 identical up to those, 1 unrelated."""
+    from scipy.spatial import procrustes
+
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    if X.shape != Y.shape or X.ndim != 2:
+        raise ConfigError(f"procrustes_distance needs two matrices of the same shape, got {X.shape} and {Y.shape}")
+    return float(procrustes(X, Y)[2])
+
+
+def genre_order_agreement(a: np.ndarray, b: np.ndarray, components=(1, 2, 4)) -> float:
+    """Do two repetitions' views order the genres alike? Mean over `components` (default PC2, PC3, PC5, the axes of
+    the paper's views) of |Spearman rho| between the genre centroids' coordinates (the sign of a component is
+    arbitrary)."""
+    return float(np.mean([abs(scipy.stats.spearmanr(a[:, j], b[:, j])[0]) for j in components]))
 
 
 # ---------------------------------------------------------------------------------------------------- the study
@@ -524,8 +638,11 @@ def study_latent_space(model: vae.MultVAE, X: sp.csr_array, G: np.ndarray, names
         profile = profile_correlations(coords[labels == NO_CONDITION], cents[1:], tastes)
         record(space, "profiling share", ((profile["rho"] > 0) & (profile["p"] < 0.05 / n_genres)).mean())
         scored = {s.id: score_statement(s, D, names) for s in statements}
-        for statement_id, (holds, _) in scored.items():
-            record(space, f"statement {statement_id}", holds)
+        for s in statements:
+            record(space, f"statement {s.id}", scored[s.id][0])
+            record(space, f"chance {s.id}", chance_rate(s, D))
+            if s.space == space:  # what each statement found where it is judged first
+                figures.setdefault("details", {})[s.id] = scored[s.id][1]
         if space in ("full latent", "5 PCs"):
             geometry = shift_geometry(coords, labels, users)
             record(space, "mean cosine", geometry["cosine"].mean())
@@ -534,9 +651,25 @@ def study_latent_space(model: vae.MultVAE, X: sp.csr_array, G: np.ndarray, names
             record(space, "mean shift", geometry["shift"].mean())
             if space == "full latent":
                 figures["geometry"] = geometry.assign(genre=names)
-                figures["details"] = {statement_id: detail for statement_id, (_, detail) in scored.items()}
                 figures["profile"] = profile
+        if space == "10 PCs":
+            stretch = component_stretch(coords, labels)
+            for j, share in enumerate(stretch):
+                record(space, f"within-condition share PC{j + 1}", share)
+            if len(stretch) >= 5:
+                record(space, "PC4 stretch rank", 1 + (stretch[:5] > stretch[3]).sum())
+                record(space, "PC4 stretch rank of 10", 1 + (stretch > stretch[3]).sum())
+            uncond = labels == NO_CONDITION
+            own_axis = fit_pca(points[uncond], 1, seed=seed)[0][:, 0]
+            for axis_name, axis in (("PC5", coords[uncond, 4]), ("PC3", coords[uncond, 2]),
+                                    ("unconditioned PC1", own_axis)):
+                if axis_name != "unconditioned PC1" and coords.shape[1] < 5:
+                    continue
+                if set(PROFILE_AXIS[0] + PROFILE_AXIS[1]) <= set(names):
+                    for metric, value in profiling_axis(axis, tastes, names).items():
+                        record(f"{axis_name} axis", f"profiling axis {metric}", value)
         if space == "5 PCs":
+            figures["stability"] = {"mu": points[labels == NO_CONDITION].astype(np.float32), "centroids": cents}
             sample = np.random.default_rng(seed).permutation(len(labels))[: 250 * (n_genres + 1)]
             figures |= {"coords": coords[sample].astype(np.float32), "labels": labels[sample],
                         "centroids": cents, "origin": origin,

@@ -405,11 +405,12 @@ FIG2 = {"Crime": (0, 0), "Thriller": (1, 0), "Mystery": (0.5, 0.8), "Drama": (2,
 
 
 def test_paper_statements_hold_on_a_layout_after_the_paper_and_fail_when_moved():
-    statements = latent.PAPER_STATEMENTS
-    assert len({s.id for s in statements}) == len(statements) == 11
+    assert len({s.id for s in latent.PAPER_STATEMENTS}) == len(latent.PAPER_STATEMENTS) == 17
+    assert all({s.a, *s.others} <= set(ML100K_GENRES) for s in latent.PAPER_STATEMENTS)
+    assert all(s.text.count('"') == 2 for s in latent.PAPER_STATEMENTS)  # each quotes the paper
+    statements = [s for s in latent.PAPER_STATEMENTS if s.where.endswith("Fig. 2")]
+    assert len(statements) == 11 and all(s.space == "full latent" for s in statements)
     assert {s.kind for s in statements} == set(latent.STATEMENT_KINDS)
-    assert all({s.a, *s.others} <= set(ML100K_GENRES) for s in statements)
-    assert all(s.text.count('"') == 2 for s in statements)  # each quotes the paper
     by_id = {s.id: s for s in statements}
     pts = np.array([FIG2[g] for g in ML100K_GENRES], dtype=np.float64)
     D = latent.centroid_distances(pts)
@@ -490,3 +491,100 @@ def test_latent_study_of_an_exact_translation():
     assert at("popularity rho", centre="unconditioned centroid") == pytest.approx(expected)
     assert at("rank of unconditioned", centre="latent origin") >= 1
     assert 0.5 < at("condition share") < 1.0
+
+
+# a PC3 x PC5 layout after the paper's Fig. 3: three overlapping pairs, Action, Musical and Documentary offside
+FIG3 = {"Mystery": (0, 0), "Horror": (0.2, 0), "Children's": (5, 0), "Fantasy": (5.2, 0), "War": (0, 5),
+        "Western": (0.2, 5), "Crime": (1.5, 1.5), "Thriller": (2.5, 1.5), "Drama": (3.5, 2), "Romance": (4, 3),
+        "Comedy": (3, 3), "Sci-Fi": (2, 3), "Adventure": (1.5, 3.5), "Animation": (4.5, 1), "Film-Noir": (1, 2.5),
+        "Action": (-8, -8), "Musical": (12, -6), "Documentary": (-7, 12)}
+
+
+def test_the_fig3_statements_hold_on_a_layout_after_the_paper_and_fail_when_swapped():
+    statements = [s for s in latent.PAPER_STATEMENTS if s.where.endswith("Fig. 3")]
+    assert len(statements) == 6 and all(s.space == "PC3 x PC5" for s in statements)
+    D = latent.centroid_distances(np.array([FIG3[g] for g in ML100K_GENRES], dtype=np.float64))
+    assert all(latent.score_statement(s, D, ML100K_GENRES)[0] for s in statements)
+    swapped = [{"Horror": "Action", "Action": "Horror"}.get(g, g) for g in ML100K_GENRES]
+    by_id = {s.id: s for s in statements}
+    assert not latent.score_statement(by_id["mystery_horror_overlap"], D, swapped)[0]
+    assert not latent.score_statement(by_id["action_offside"], D, swapped)[0]
+
+
+def _enumerated_chance(statement, D, names):
+    """The slow reference: score the statement's form on every substitution of distinct genres."""
+    n_named = len(statement.others)
+    holds = []
+    for combo in itertools.permutations(range(len(names)), 1 + n_named):
+        if statement.kind == "nearest_set" and list(combo[1:]) != sorted(combo[1:]):
+            continue  # a set of named genres: each counted once
+        s = latent.Statement("x", "t", statement.kind, names[combo[0]], tuple(names[i] for i in combo[1:]),
+                             statement.k)
+        holds.append(latent.score_statement(s, D, names)[0])
+    return float(np.mean(holds))
+
+
+@pytest.mark.parametrize("kind, others, k", [("close", ("b",), 1), ("close", ("b",), 3), ("far", ("b",), 2),
+                                             ("close", ("b", "c"), 3), ("nearest_set", ("b", "c", "d"), 2),
+                                             ("between", ("b", "c"), 1), ("isolated", (), 2)])
+def test_chance_rate_equals_the_enumeration_over_random_genres(kind, others, k):
+    rng = np.random.default_rng(3)
+    names = list("abcdefgh")
+    D = latent.centroid_distances(rng.normal(size=(8, 3)))
+    statement = latent.Statement("s", "t", kind, "a", others, k)
+    assert latent.chance_rate(statement, D) == pytest.approx(_enumerated_chance(statement, D, names))
+
+
+def test_chance_rates_by_hand():
+    D = latent.centroid_distances(np.random.default_rng(0).normal(size=(18, 4)))
+    close = latent.Statement("s", "t", "close", "a", ("b",), 3)
+    assert latent.chance_rate(close, D) == pytest.approx(3 / 17)
+    between = latent.Statement("s", "t", "between", "a", ("b", "c"), 1)
+    assert latent.chance_rate(between, D) == pytest.approx(1 / 3)  # one longest side per triangle
+    noir = latent.Statement("s", "t", "nearest_set", "a", ("b", "c", "d", "e"), 3)
+    assert latent.chance_rate(noir, D) == pytest.approx((4 * 13 + 1) / 2380)  # C(4,3) C(13,1) + C(4,4) of C(17,4)
+
+
+def test_profiling_axis_needs_opposite_significant_correlations():
+    rng = np.random.default_rng(0)
+    names = ["Comedy", "Romance", "Thriller", "Action", "Crime", "War"]
+    tastes = rng.dirichlet(np.ones(6), size=400)
+    light, serious = tastes[:, :2].sum(axis=1), tastes[:, 2:5].sum(axis=1)
+    found = latent.profiling_axis(light - serious + rng.normal(scale=0.05, size=400), tastes, names)
+    assert found["holds"] == 1.0 and found["rho light"] > 0 > found["rho serious"]
+    assert latent.profiling_axis(rng.normal(size=400), tastes, names)["holds"] == 0.0
+    assert latent.profiling_axis(light + serious, tastes, names)["holds"] == 0.0  # same sign on both ends
+    with pytest.raises(ConfigError, match="not among the names: Comedy"):
+        latent.profiling_axis(light, tastes, ["x"] * 6)
+
+
+def test_component_stretch_is_the_within_condition_share_per_component():
+    labels = np.repeat([0, 1], 50)
+    rng = np.random.default_rng(0)
+    coords = np.column_stack([labels * 10.0 + rng.normal(scale=0.1, size=100), rng.normal(size=100)])
+    stretch = latent.component_stretch(coords, labels)
+    assert stretch[0] < 0.01 and stretch[1] > 0.95
+
+
+def test_cka_and_procrustes_see_through_rotations_and_scaling():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 6))
+    Q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    assert latent.linear_cka(X, 3.0 * X @ Q + 1.0) == pytest.approx(1.0)
+    assert latent.procrustes_distance(X, 3.0 * X @ Q + 1.0) == pytest.approx(0.0, abs=1e-12)
+    unrelated = rng.normal(size=(200, 6))
+    assert latent.linear_cka(X, unrelated) < 0.2 and latent.procrustes_distance(X, unrelated) > 0.8
+    # CKA by hand for one-column representations: the squared correlation
+    x, y = rng.normal(size=(50, 1)), rng.normal(size=(50, 1))
+    assert latent.linear_cka(x, y) == pytest.approx(np.corrcoef(x[:, 0], y[:, 0])[0, 1] ** 2)
+    with pytest.raises(ConfigError, match="same rows"):
+        latent.linear_cka(X, X[:10])
+
+
+def test_genre_order_agreement_ignores_the_sign_of_a_component():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(18, 5))
+    assert latent.genre_order_agreement(a, -a) == pytest.approx(1.0)
+    b = a.copy()
+    b[:, 1] = rng.permutation(b[:, 1])
+    assert latent.genre_order_agreement(a, b) < 1.0

@@ -31,11 +31,19 @@ from .common import ChapterResult, OnData, param, setup
 
 #: The compared networks (every fold) and the variants trained on the first fold of every repetition.
 NETWORKS = {"Mult-DAE": {"variational": False}, "Mult-VAE": {}, "C-VAE": {"conditioned": True}}
-VARIANTS = {"Mult-VAE beta 0.008": {"beta_cap": "alternative"},
+VARIANTS = {"C-VAE annealed": {"conditioned": True, "beta_cap": "search"},
+            "Mult-VAE beta 0.008": {"beta_cap": "alternative"},
             "C-VAE beta 0.008": {"conditioned": True, "beta_cap": "alternative"},
             "C-VAE (unconditioned validation)": {"conditioned": True, "conditioned_validation": False},
-            "C-VAE full": {"conditioned": True, "cond_per_epoch": None}}
-STUDIED = {"C-VAE": "C-VAE", "C-VAE beta 0.008": "C-VAE beta 0.008"}  # networks whose latent space is studied
+            "C-VAE full": {"conditioned": True, "cond_per_epoch": None},
+            "C-VAE annealed, batch 500": {"conditioned": True, "beta_cap": "search", "batch_size": "alternative"}}
+FIRST_REPETITION = ("C-VAE annealed, batch 500",)  # variants trained on the first repetition only
+#: the paper's beta procedure (Liang et al.'s linear annealing, the beta at the validation peak): the latent study's
+#: main network; the other studied networks are its alternatives
+LATENT_MAIN = "C-VAE annealed"
+STUDIED = (LATENT_MAIN, "C-VAE", "C-VAE beta 0.008", "C-VAE annealed, batch 500")  # networks whose latent space
+ALTERNATIVE_NETWORKS = {"beta cap 0.2 network": "C-VAE", "beta 0.008 network": "C-VAE beta 0.008"}  # is studied
+ONE_REPETITION = {"batch 500 (first repetition)": "C-VAE annealed, batch 500"}
 TWIN = "C-VAE (unconditioned validation)"  # not a training of its own: the C-VAE run judged on another validation
 UNTRAINED = "untrained C-VAE"
 SPACES = latent.SPACES
@@ -50,9 +58,11 @@ def _folds(seed: int, n_folds: int, n_valid_users: int, dataset: str = "ml-100k"
                                               n_items=data.n_items)
 
 
-def _all_users(split: splits.StrongSplit) -> sp.csr_array:
-    """Every eligible user with their whole history (the folds partition them, so any fold's split holds all)."""
-    return sp.csr_array(sp.vstack([split.train, split.valid_in + split.valid_out, split.test_in + split.test_out]))
+def _all_users(split: splits.StrongSplit) -> tuple[sp.csr_array, np.ndarray]:
+    """Every eligible user with their whole history (the folds partition them, so any fold's split holds all), and
+    their user ids (so that repetitions' latent spaces can be compared user by user)."""
+    X = sp.csr_array(sp.vstack([split.train, split.valid_in + split.valid_out, split.test_in + split.test_out]))
+    return X, np.concatenate([split.train_users, split.valid_users, split.test_users])
 
 
 def _per_user(model, split: splits.StrongSplit, name: str) -> pd.DataFrame:
@@ -71,8 +81,8 @@ def _conditioned(label: str, scorer, split: splits.StrongSplit, G: np.ndarray, k
 
 def network_job(seed: int, fold: int, network: str, n_folds: int, n_valid_users: int, settings: dict[str, Any],
                 beta_alternative: float, k_cond: int, n_perm: int, silhouette_sample: int, latent_study: bool,
-                keep_figures: bool, dataset: str = "ml-100k", data_dir: str = "", twin: bool = False
-                ) -> runner.JobOutput:
+                keep_figures: bool, dataset: str = "ml-100k", data_dir: str = "", twin: bool = False,
+                beta_search: float = 1.0, batch_alternative: int = 500) -> runner.JobOutput:
     """Train one network (or variant) on one fold: per-user test metrics, the conditioned evaluation, the training
     history and, for a studied C-VAE on the first fold, the latent study (with the untrained network as control).
     `twin` (C-VAE): the same training also judged on unconditioned validation, which gives the TWIN variant exactly
@@ -84,8 +94,12 @@ def network_job(seed: int, fold: int, network: str, n_folds: int, n_valid_users:
     spec = {**NETWORKS, **VARIANTS}[network].copy()
     conditioned = spec.pop("conditioned", False)
     validate_conditioned = spec.pop("conditioned_validation", conditioned)
-    if spec.get("beta_cap") == "alternative":
-        spec["beta_cap"] = beta_alternative
+    spec["beta_cap"] = {"alternative": beta_alternative, "search": beta_search}.get(spec.get("beta_cap"),
+                                                                                    settings["beta_cap"])
+    if spec.get("batch_size") == "alternative":  # the same budget and patience in updates, not in epochs
+        factor = max(1, round(batch_alternative / settings["batch_size"]))
+        spec |= {"batch_size": batch_alternative, "epochs": settings["epochs"] * factor,
+                 "patience": None if settings["patience"] is None else settings["patience"] * factor}
     model = models.MultVAE(seed=seed, **{**settings, **spec})
     unconditioned = metrics.Validation(split.valid_out, fold_in=split.valid_in, metric="ndcg@100")
     if validate_conditioned:
@@ -101,14 +115,15 @@ def network_job(seed: int, fold: int, network: str, n_folds: int, n_valid_users:
         artifacts |= {"per_user": pd.concat([artifacts["per_user"], extra["per_user"]], ignore_index=True),
                       "twin history": extra["history"]}
     if latent_study:
-        X = _all_users(split)
+        X, user_ids = _all_users(split)
         names = list(data.genres)
-        studied_models = [(STUDIED[network], model)]
+        studied_models = [(network, model)]
         if network == "C-VAE":  # the control: the same network with its initial weights
             studied_models.append((UNTRAINED, models.MultVAE(seed=seed, **settings).untrained(split.train, side=G)))
         for label, studied in studied_models:
             measured, figures = latent.study_latent_space(studied, X, G, names, n_perm, silhouette_sample, seed)
             records += [{"model": label, **r} for r in measured]
+            artifacts[f"stability {label}"] = {"users": user_ids, **figures.pop("stability")}
             if keep_figures:
                 artifacts[f"latent {label}"] = figures
         if keep_figures and network == "C-VAE":
@@ -121,9 +136,16 @@ def _network_outputs(model: models.MultVAE, network: str, conditioned: bool, spl
     """A trained network's records (training length, conditioned evaluation) and artifacts (per-user test metrics,
     history) on one fold."""
     history = model.history_
-    records = [{"model": network, "metric": "best_epoch", "value": history.attrs["best_epoch"]},
+    best = history.attrs["best_epoch"]
+    records = [{"model": network, "metric": "best_epoch", "value": best},
                {"model": network, "metric": "epochs_trained", "value": len(history)},
                {"model": network, "metric": "train_seconds", "value": float(history["seconds"].sum())}]
+    if "weight" in history:  # (the twin's history holds its validation only)
+        updates = np.ceil(history["weight"].to_numpy() / model.batch_size)  # optimizer steps per epoch
+        records.append({"model": network, "metric": "updates to the best epoch", "value": float(updates[:best].sum())})
+    if "beta" in history:  # the mean KL weight of the kept epoch: the beta an annealing run selects
+        records.append({"model": network, "metric": "beta at the best epoch",
+                        "value": float(history["beta"].iloc[best - 1])})
     base = fold_in_scorer(model, split.test_in)
     if conditioned:
         scorer = lambda c: fold_in_scorer(model, split.test_in, c)  # noqa: E731
@@ -172,6 +194,10 @@ class Config(OnData):
     lr: float = param(1e-3, "Adam's learning rate (Liang et al.)")
     beta_cap: float = param(0.2, "Liang's cap on the KL weight")
     beta_alternative: float = param(0.008, "the paper's best beta, trained as a variant")
+    beta_search: float = param(1.0, "the paper's beta procedure (Liang et al.): beta annealed towards this cap at the "
+                                    "same rate, the beta (and weights) of the validation peak kept")
+    batch_alternative: int = param(500, "Liang et al.'s batch size, trained on the first repetition (same lr; the "
+                                        "epoch budget and patience scaled by 500 / 64 to keep them in updates)")
     anneal_fraction: float = param(0.5, "beta grows by 1 / (anneal_fraction x the budget's updates) per update")
     cond_per_epoch: float = param(3.0, "conditioned rows per epoch, as a multiple of the training users")
     balance: bool = param(True, "draw every genre equally often in that sample")
@@ -203,7 +229,8 @@ class Config(OnData):
         first fold also gives the TWIN variant when it is asked for."""
         twin = {"twin": True} if network == "C-VAE" and fold == 0 and TWIN in self.variants and not changes else {}
         return {"seed": seed, "fold": fold, "network": network, "settings": {**self.settings, **changes}, **twin,
-                "beta_alternative": self.beta_alternative, "n_perm": self.n_perm,
+                "beta_alternative": self.beta_alternative, "beta_search": self.beta_search,
+                "batch_alternative": self.batch_alternative, "n_perm": self.n_perm,
                 "silhouette_sample": self.silhouette_sample, "latent_study": latent_study,
                 "keep_figures": keep_figures, "n_folds": self.n_folds, "n_valid_users": self.n_valid_users,
                 "k_cond": self.k_cond, **self.source}
@@ -218,12 +245,20 @@ def run(config: Config = Config()) -> ChapterResult:
     setup()
     c = config
     folds = _folds(c.seeds[0], c.n_folds, c.n_valid_users, **c.source)  # a bad fold count fails here, with its reason
-    cost = {"C-VAE full": 12.0, "Mult-DAE": 1.0, "Mult-VAE": 1.0, "Mult-VAE beta 0.008": 1.0}
+    cost = {"C-VAE full": 12.0, "Mult-DAE": 1.0, "Mult-VAE": 1.0, "Mult-VAE beta 0.008": 1.0,
+            "C-VAE annealed, batch 500": 8.0}
+
+    def trained(seed: int, fold: int) -> list[str]:
+        """The networks of one fold: the compared ones, and on a first fold the variants."""
+        if fold:
+            return list(NETWORKS)
+        return [*NETWORKS, *[v for v in c.variants if v != TWIN and (v not in FIRST_REPETITION or seed == c.seeds[0])]]
+
+    shown = (LATENT_MAIN, "C-VAE")  # the first repetition's pictures: the main latent network, the untrained one
     jobs = [runner.Job(network_job, c.network_params(s, f, n, latent_study=f == 0 and n in STUDIED,
-                                                     keep_figures=f == 0 and s == c.seeds[0] and n in STUDIED),
+                                                     keep_figures=f == 0 and s == c.seeds[0] and n in shown),
                        {"seed": s, "fold": f}, cost=cost.get(n, 4.0))
-            for s in c.seeds for f in range(c.n_folds)
-            for n in [*NETWORKS, *([v for v in c.variants if v != TWIN] if f == 0 else [])]]
+            for s in c.seeds for f in range(c.n_folds) for n in trained(s, f)]
     jobs += [runner.Job(baselines_job, {"seed": s, "fold": f, "ease_l2_grid": list(c.ease_l2_grid),
                                         "n_folds": c.n_folds, "n_valid_users": c.n_valid_users, "k_cond": c.k_cond,
                                         **c.source}, {"seed": s, "fold": f}, cost=0.5)
@@ -231,8 +266,10 @@ def run(config: Config = Config()) -> ChapterResult:
     timer = results.Timer()
     with timer("all runs"):
         outcome = timer.count(runner.run(jobs, n_jobs=c.n_jobs, desc="C-VAE"))
-    per_user, histories, figures = [], {}, {}
+    per_user, histories, figures, spaces = [], {}, {}, {}
     for job, art in zip(jobs, outcome.artifacts):
+        spaces |= {(k.removeprefix("stability "), job.params["seed"]): v for k, v in art.items()
+                   if k.startswith("stability ")}
         per_user.append(art["per_user"].assign(seed=job.params["seed"], fold=job.params["fold"]))
         if "history" in art:
             histories[job.params["seed"], job.params["fold"], job.params["network"]] = art["history"]
@@ -248,25 +285,54 @@ def run(config: Config = Config()) -> ChapterResult:
     n_train, n_test = folds[0].train.shape[0], folds[0].test_in.shape[0]
     design = {"all users": C.Resampling.repeated_kfold(n_train, n_test, "users"),
               "fold 0": C.Resampling.random_splits(n_train, n_test, "users")}
-    return ChapterResult(_aggregate(outcome.frame, per_user), config, timer.seconds,
+    frame = pd.concat([_aggregate(outcome.frame, per_user), stability(spaces)], ignore_index=True)
+    return ChapterResult(frame, config, timer.seconds,
                          {"per_user": per_user, "histories": histories, "figures": figures, "runs": outcome.frame,
                           "genres": list(data.genres), "split_table": split_table,
                           "expansion": len(users) / folds[0].train.shape[0], "design": design,
                           "deviations": DEVIATIONS, "headline": HEADLINE})
 
 
+def stability(spaces: dict[tuple[str, int], dict[str, Any]]) -> pd.DataFrame:
+    """Does another repetition draw the same latent space? For every pair of repetitions and every studied network
+    (and the untrained one): linear CKA and Procrustes disparity between the two repetitions' unconditioned latent
+    means of the same users, and the agreement of their genre orders on PC2, PC3 and PC5; the pair (a, b) of
+    models compares a from one repetition with b from the other. Records with scope "stability"."""
+    rows = []
+    models_seen = sorted({m for m, _ in spaces if m not in ONE_REPETITION.values()})
+    seeds = sorted({s for _, s in spaces})
+    pairs = [(m, m) for m in models_seen if m != UNTRAINED] + [(m, UNTRAINED) for m in models_seen if m != UNTRAINED]
+    pairs += [(UNTRAINED, UNTRAINED)] if UNTRAINED in models_seen else []
+    for i, s1 in enumerate(seeds):
+        for s2 in seeds[i + 1:]:
+            for a, b in pairs:
+                if (a, s1) not in spaces or (b, s2) not in spaces:
+                    continue
+                x, y = spaces[a, s1], spaces[b, s2]
+                common, ix, iy = np.intersect1d(x["users"], y["users"], return_indices=True)
+                measured = {"cka": latent.linear_cka(x["mu"][ix], y["mu"][iy]),
+                            "procrustes": latent.procrustes_distance(x["mu"][ix], y["mu"][iy]),
+                            "genre order": latent.genre_order_agreement(x["centroids"][1:], y["centroids"][1:])}
+                rows += [{"model": a, "versus": b, "seed": s1, "seed_b": s2, "metric": metric, "value": value,
+                          "users": len(common), "scope": "stability"} for metric, value in measured.items()]
+    return pd.DataFrame(rows)
+
+
 DEVIATIONS = {
     "data": "MovieLens-100K with 18 genres instead of ML-20M; PCA keeps the first component",
     "protocol": "K-fold strong generalization over users (every user tested once per repetition) instead of 10,000 "
                 "validation and 10,000 test users",
-    "beta": "annealed linearly by 1/A per update, A = anneal_fraction x the epoch budget's updates (the cap is "
-            "reached after cap x anneal_fraction of the budget); cap 0.2 with 0.008 (the paper's best) as a variant",
-    "batch and layers": "batch size 64 instead of 500; Mult-DAE with the same 600-200-600 layers as Mult-VAE, no "
-                        "weight decay",
+    "beta": "annealed linearly by 1/A per update, A = anneal_fraction x the epoch budget's updates; the accuracy "
+            "networks stop at Liang's cap 0.2; the latent study's main network follows the paper's procedure (annealed "
+            "towards 1 at the same rate, the beta and weights of the validation peak kept), with the cap 0.2 and the "
+            "paper's best 0.008 (chosen on ML-20M) as alternatives",
+    "batch and layers": "batch size 64 instead of 500 (500 trained on the first repetition as an alternative); "
+                        "Mult-DAE with the same 600-200-600 layers as Mult-VAE, no weight decay",
     "conditioned rows": "a genre-balanced sample of conditioned rows per epoch instead of the paper's full expansion "
                         "(compared)",
     "latent study": "every eligible user encoded for the latent study instead of 2,000 random users; the paper's "
-                    "visual readings replaced by statistics with our thresholds",
+                    "visual readings replaced by statistics with our thresholds, each statement's form judged against "
+                    "its chance rate; the neutral genre's reading is not scored (ML-100K has no such condition)",
 }
 
 
@@ -288,7 +354,8 @@ def _aggregate(jobs: pd.DataFrame, per_user: pd.DataFrame) -> pd.DataFrame:
     from_variant = conditioned["model"].map(lambda m: any(m.startswith(v) for v in VARIANTS))
     conditioned["scope"] = np.where(from_variant, "fold 0", "all users")
     rest = jobs[jobs["condition"].isna()] if "condition" in jobs else jobs
-    training = rest[rest["metric"].isin(["best_epoch", "epochs_trained", "train_seconds", "l2 chosen"])]
+    training = rest[rest["metric"].isin(["best_epoch", "epochs_trained", "train_seconds", "l2 chosen",
+                                         "updates to the best epoch", "beta at the best epoch"])]
     training = training.drop(columns=["condition", "users", "space", "centre"], errors="ignore")
     training = training.assign(scope="per run")
     tested = (per_user.groupby(["seed", "model"], as_index=False)["user"].nunique()
@@ -308,7 +375,7 @@ def values(result: ChapterResult, model: str, metric: str, scope: str = "all use
 
 
 def study(result: ChapterResult, metric: str, space: str = "full latent", centre: str = "",
-          model: str = "C-VAE") -> pd.Series:
+          model: str = LATENT_MAIN) -> pd.Series:
     """Per-repetition values of one latent measurement."""
     return values(result, model, metric, "fold 0 model", space=space, centre=centre)
 
@@ -396,19 +463,20 @@ def genre_figure(result: ChapterResult) -> plt.Figure:
 def geometry_table(result: ChapterResult) -> pd.DataFrame:
     """Per genre (first repetition, full latent space): the mean shift's length, how much users deviate from it,
     the cosine of a user's shift with it, the conditioned cloud's spread relative to the unconditioned one."""
-    g = result["figures"]["latent C-VAE"]["geometry"].set_index("genre")
-    g["interactions"] = result["figures"]["latent C-VAE"]["popularity"].astype(int)
+    g = result["figures"][f"latent {LATENT_MAIN}"]["geometry"].set_index("genre")
+    g["interactions"] = result["figures"][f"latent {LATENT_MAIN}"]["popularity"].astype(int)
     return g.sort_values("interactions", ascending=False).round(3)
 
 
 def geometry_summary(result: ChapterResult) -> pd.DataFrame:
-    """Over repetitions, for the trained C-VAE, its beta variant and the untrained network: how translation-like
-    conditioning is and how much of the latent variance the condition explains."""
+    """Over repetitions, for every studied network (the batch 500 one: first repetition only) and the untrained
+    one: how translation-like conditioning is and how much of the latent variance the condition explains."""
     rows = {}
-    for model in [*STUDIED.values(), UNTRAINED]:
+    for model in [*STUDIED, UNTRAINED]:
         if not len(study(result, "silhouette", model=model)):
             continue
-        rows[model] = {name: C.ci_text(study(result, metric, space, model=model))
+        label = model if model not in ONE_REPETITION.values() else f"{model} (first repetition)"
+        rows[label] = {name: C.ci_text(study(result, metric, space, model=model))
                        for name, metric, space in (("mean cosine (full)", "mean cosine", "full latent"),
                                                    ("median deviation (full)", "median deviation", "full latent"),
                                                    ("spread ratio (full)", "mean spread ratio", "full latent"),
@@ -422,7 +490,7 @@ def geometry_summary(result: ChapterResult) -> pd.DataFrame:
 def shift_figure(result: ChapterResult) -> plt.Figure:
     """Left: the paper's PC2 x PC5 view with each genre's mean shift drawn as an arrow from the unconditioned
     centroid; right: each shift's length against how far individual users deviate from it."""
-    f = result["figures"]["latent C-VAE"]
+    f = result["figures"][f"latent {LATENT_MAIN}"]
     names = genre_names(result)
     fig, axes = plt.subplots(1, 2, figsize=(12.5, 5.0))
     latent.plot_view(axes[0], f["coords"], f["labels"], names, 1, 4, annotate=False)
@@ -447,7 +515,7 @@ def views_figure(result: ChapterResult) -> plt.Figure:
     """The paper's two views for the trained C-VAE and, below, the same views of the untrained network."""
     names = genre_names(result)
     fig, axes = plt.subplots(2, 2, figsize=(12.5, 10.5))
-    for row, label in enumerate(("C-VAE", UNTRAINED)):
+    for row, label in enumerate((LATENT_MAIN, UNTRAINED)):
         f = result["figures"][f"latent {label}"]
         for ax, (i, j) in zip(axes[row], ((1, 4), (2, 4))):
             latent.plot_view(ax, f["coords"], f["labels"], names, i, j)
@@ -475,23 +543,62 @@ def centrality_figure(result: ChapterResult) -> plt.Figure:
 
 
 def statements_table(result: ChapterResult) -> pd.DataFrame:
-    """The paper's pairwise statements: in how many repetitions each holds, per space and for the beta variant."""
+    """The paper's statements one by one: in how many repetitions each holds where it is judged first (Fig. 2's in
+    the full latent space, Fig. 3's in its PC3 x PC5 view), its chance rate there, and the same count in the other
+    spaces, for the other studied networks and for the untrained one."""
     n = len(result.config.seeds)
-    details = result["figures"]["latent C-VAE"]["details"]
+    details = result["figures"][f"latent {LATENT_MAIN}"]["details"]
     rows = []
     for s in latent.PAPER_STATEMENTS:
         if s.id not in details:
             continue
-        row = {"statement": s.text.split(":")[0]}
-        for label, space, model in (("full latent", "full latent", "C-VAE"), ("5 PCs", "5 PCs", "C-VAE"),
-                                    ("PC2 x PC5", "PC2 x PC5", "C-VAE"), ("beta 0.008", "full latent",
-                                                                         "C-VAE beta 0.008"),
-                                    ("untrained", "full latent", UNTRAINED)):
-            v = study(result, f"statement {s.id}", space, model=model)
-            row[label] = f"{int(v.sum())}/{len(v)}" if len(v) else ""
-        row["first repetition (full latent)"] = details[s.id]
+        count = lambda space, model=LATENT_MAIN: (  # noqa: E731
+            lambda v: f"{int(v.sum())}/{len(v)}" if len(v) else "")(study(result, f"statement {s.id}", space,
+                                                                          model=model))
+        row = {"statement": s.text.split(":")[0], "form": s.kind, "judged in": s.space, "holds": count(s.space),
+               "chance rate": f"{study(result, f'chance {s.id}', s.space).mean():.2f}"}
+        row |= {space: count(space) for space in ("full latent", "5 PCs", "PC2 x PC5", "PC3 x PC5")}
+        row |= {label: count(s.space, model) for label, model in ALTERNATIVE_NETWORKS.items()}
+        row["untrained"] = count(s.space, UNTRAINED)
+        row["first repetition"] = details[s.id]
         rows.append(row)
     return pd.DataFrame(rows).set_index("statement").rename_axis(f"holds in k of {n} repetitions")
+
+
+def stability_table(result: ChapterResult) -> pd.DataFrame:
+    """Over the pairs of repetitions: linear CKA and Procrustes disparity of the unconditioned latent means of the
+    same users, and the agreement of the genre order on PC2, PC3, PC5 (mean |Spearman|): mean [min, max]."""
+    f = result.frame[result.frame["scope"] == "stability"]
+    if f.empty:
+        return pd.DataFrame()
+    rows = {}
+    for (a, b), group in f.groupby(["model", "versus"], sort=False):
+        label = f"{a} vs {b}" if a != b else f"{a}, two repetitions"
+        rows[label] = {m: f"{g['value'].mean():.3f} [{g['value'].min():.3f}, {g['value'].max():.3f}]"
+                       for m, g in group.groupby("metric", sort=False)}
+        rows[label]["pairs"] = len(group) // group["metric"].nunique()
+    return pd.DataFrame(rows).T
+
+
+def beta_selection_table(result: ChapterResult) -> pd.DataFrame:
+    """The paper's beta procedure per repetition: the beta at the validation peak of the annealing run (the paper
+    reports 0.008 on ML-20M), its epoch and updates, and its accuracy next to the cap-0.2 network's on the same
+    fold."""
+    rows = {}
+    for seed in result.config.seeds:
+        pick = lambda model, metric, scope="per run": C.select(  # noqa: E731
+            result.frame, metric, model=model, scope=scope, seed=seed)["value"]
+        beta = pick(LATENT_MAIN, "beta at the best epoch")
+        if beta.empty:
+            continue
+        base = result["per_user"]
+        base = base[(base["seed"] == seed) & (base["fold"] == 0) & (base["model"] == "C-VAE")]
+        rows[seed] = {"selected beta": float(beta.iloc[0]),
+                      "best epoch": float(pick(LATENT_MAIN, "best_epoch").iloc[0]),
+                      "updates": float(pick(LATENT_MAIN, "updates to the best epoch").iloc[0]),
+                      "nDCG@100 (annealed)": float(pick(LATENT_MAIN, "ndcg@100", "fold 0").iloc[0]),
+                      "nDCG@100 (cap 0.2)": float(base["ndcg@100"].mean())}
+    return pd.DataFrame(rows).T.rename_axis("repetition").round(4)
 
 
 def worked_user_tables(result: ChapterResult) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -537,12 +644,11 @@ def _fold_pair(result: ChapterResult, a: str, b: str, metric: str, condition: fl
     return x.loc[common].to_numpy(), y.loc[common].to_numpy()
 
 
-def counted(flags: pd.Series, label: str) -> C.Judgement:
+def counted(flags: pd.Series, label: str, unit: str = "repetitions") -> C.Judgement:
     """"Holds in every repetition": holds when it holds in all, does not hold in none, inconclusive when mixed."""
     f = np.asarray(flags, dtype=bool)
     verdict = "holds" if f.all() else "does not hold" if not f.any() else "inconclusive"
-    return C.Judgement(verdict, f"{label}: {int(f.sum())} of {f.size} repetitions", f"count over {f.size} repetitions",
-                       "count")
+    return C.Judgement(verdict, f"{label}: {int(f.sum())} of {f.size} {unit}", f"count over {f.size} {unit}", "count")
 
 
 def _threshold(result: ChapterResult, metric: str, space: str, above: C.Bound | None = None,
@@ -653,49 +759,99 @@ def _conditioned_fold0(result: ChapterResult, network: str) -> np.ndarray:
     return f.groupby("seed")["value"].mean().sort_index().to_numpy()
 
 
+def _one_run(on_the_claimed_side: bool, main: C.Judgement, measured: str) -> C.Judgement:
+    """An alternative with one repetition (batch 500): no test is possible, so it can agree with the main verdict
+    or leave the claim inconclusive, never reverse it."""
+    agrees = main.verdict != "inconclusive" and on_the_claimed_side == (main.verdict == "holds")
+    verdict = main.verdict if agrees else "inconclusive"
+    return C.Judgement(verdict, f"{measured} (one repetition: {'agrees with' if agrees else 'does not confirm'} the "
+                                f"main verdict)", "one repetition, no test", "count")
+
+
+FORM_TEXT = {"close": "'A is close to B' (B among A's k nearest)", "far": "'A is far from B' (among A's 5 farthest)",
+             "nearest_set": "'A's nearest genres are ...' (Film-Noir: 3 of its 4 nearest named)",
+             "between": "'A lies between B and C'", "isolated": "'A is far from every genre' / 'A is offside'"}
+ABOVE_CHANCE = C.Bound(0.0, "a statement of this form about random genres holds at its chance rate: the paper's "
+                            "readings tell something only if they hold more often")
+OWN_SPACE = "the space each statement is judged in"
+
+
 def latent_claims(result: ChapterResult) -> list[C.Claim]:
-    """The latent-space readings, each judged in the full latent space and re-judged in the other spaces, from
-    the other centres, with other statistics and for the beta = 0.008 network."""
+    """The latent-space readings on the main latent network (the paper's beta procedure), each re-judged in the
+    other spaces, from the other centres, with other statistics, on the cap-0.2 and the beta 0.008 networks, at
+    batch 500 (first repetition) and, where it is a control, on the untrained network."""
     out = []
     design = result["design"]["fold 0"]
-    has_beta = len(study(result, "silhouette", model="C-VAE beta 0.008")) > 1
-    beta = lambda metric, **kw: ({"beta 0.008 network": _threshold(result, metric, "full latent",  # noqa: E731
-                                                                   model="C-VAE beta 0.008", **kw)}
-                                 if has_beta else {})
+    present = lambda model: len(study(result, "silhouette", model=model)) > 0  # noqa: E731
+    networks = {label: m for label, m in ALTERNATIVE_NETWORKS.items() if len(study(result, "silhouette", model=m)) > 1}
+    single = {label: m for label, m in ONE_REPETITION.items() if present(m)}
+
+    def thr(metric: str, space: str = "full latent", model: str = LATENT_MAIN, **kw) -> C.Judgement:
+        return _threshold(result, metric, space, model=model, **kw)
+
+    def beta(metric: str, space: str = "full latent", **kw) -> dict[str, C.Judgement]:
+        """The other networks' verdicts on the same threshold claim."""
+        main = thr(metric, space, **kw)
+        out = {label: thr(metric, space, model=m, **kw) for label, m in networks.items()}
+        for label, m in single.items():
+            value = float(study(result, metric, space, kw.get("centre", ""), m).iloc[0])
+            bound = kw.get("above") or kw.get("below")
+            side = value > bound.value if kw.get("above") is not None else value < bound.value
+            out[label] = _one_run(side, main, f"{kw.get('label', metric)} = {value:.4g}")
+        return out
+
+    def trained_vs(metric: str, space: str, model: str = LATENT_MAIN) -> C.Judgement:
+        x, y = C.aligned(study(result, metric, space, model=model), study(result, metric, space, model=UNTRAINED),
+                         f"{model} and {UNTRAINED}")
+        return C.paired(x, y, design=design, label="trained - untrained")
+
+    def beta_vs(metric: str, space: str = "full latent") -> dict[str, C.Judgement]:
+        main = trained_vs(metric, space)
+        out = {label: trained_vs(metric, space, m) for label, m in networks.items()}
+        for label, m in single.items():
+            seed = result.config.seeds[0]
+            diff = float(study(result, metric, space, model=m).loc[seed] - study(result, metric, space,
+                                                                                   model=UNTRAINED).loc[seed])
+            out[label] = _one_run(diff > 0, main, f"trained - untrained = {diff:+.4g}")
+        return out
+
+    def counts(flags_of, label: str) -> dict[str, C.Judgement]:
+        """The other networks' verdicts on a claim counted over repetitions (`flags_of(model)` -> per-repetition
+        flags)."""
+        main = counted(flags_of(LATENT_MAIN), label)
+        out = {name: counted(flags_of(m), label) for name, m in networks.items()}
+        for name, m in single.items():
+            flag = bool(np.asarray(flags_of(m))[0])
+            out[name] = _one_run(flag, main, f"{label}: {'yes' if flag else 'no'}")
+        return out
+
     out.append(C.claim(
         "G1", "A condition moves every user by nearly the same vector (mean cosine between a user's shift and the "
         "genre's mean shift > 0.9)", "not in the paper: our account of its pictures",
-        _threshold(result, "mean cosine", "full latent", above=NEARLY_PARALLEL),
-        {"5 PCs": _threshold(result, "mean cosine", "5 PCs", above=NEARLY_PARALLEL),
-         "statistic: median deviation < 0.5": _threshold(result, "median deviation", "full latent",
-                                                         below=SMALL_DEVIATION),
-         "untrained network": _threshold(result, "mean cosine", "full latent", above=NEARLY_PARALLEL, model=UNTRAINED),
+        thr("mean cosine", above=NEARLY_PARALLEL),
+        {"5 PCs": thr("mean cosine", "5 PCs", above=NEARLY_PARALLEL),
+         "statistic: median deviation < 0.5": thr("median deviation", below=SMALL_DEVIATION),
+         "untrained network": thr("mean cosine", model=UNTRAINED, above=NEARLY_PARALLEL),
          **beta("mean cosine", above=NEARLY_PARALLEL)}, source=SOURCES["G1"]))
     out.append(C.claim(
         "G2", "The condition explains most of the latent variance (share of the variance between conditions > 0.5)",
-        "not in the paper", _threshold(result, "condition share", "full latent", above=MOST_VARIANCE),
-        {s: _threshold(result, "condition share", s, above=MOST_VARIANCE) for s in ("5 PCs", "10 PCs", "PC2 x PC5")}
+        "not in the paper", thr("condition share", above=MOST_VARIANCE),
+        {s: thr("condition share", s, above=MOST_VARIANCE) for s in ("5 PCs", "10 PCs", "PC2 x PC5")}
         | beta("condition share", above=MOST_VARIANCE), source=SOURCES["G2"]))
     out.append(C.claim(
         "L1", "Conditions form clusters (silhouette by condition > 0.25)", "visual (Fig. 2, 3)",
-        _threshold(result, "silhouette", "full latent", above=WEAK_STRUCTURE),
-        {**{s: _threshold(result, "silhouette", s, above=WEAK_STRUCTURE) for s in ("5 PCs", "10 PCs", "PC2 x PC5")},
-         "threshold 0.5": _threshold(result, "silhouette", "full latent", above=REASONABLE_STRUCTURE),
-         "threshold 0.1": _threshold(result, "silhouette", "full latent", above=ANY_STRUCTURE),
+        thr("silhouette", above=WEAK_STRUCTURE),
+        {**{s: thr("silhouette", s, above=WEAK_STRUCTURE) for s in ("5 PCs", "10 PCs", "PC2 x PC5")},
+         "threshold 0.5": thr("silhouette", above=REASONABLE_STRUCTURE),
+         "threshold 0.1": thr("silhouette", above=ANY_STRUCTURE),
          **beta("silhouette", above=WEAK_STRUCTURE)}, source=SOURCES["L1"]))
-    trained_vs = lambda metric, space, model="C-VAE": C.paired(  # noqa: E731
-        study(result, metric, space, model=model).to_numpy(), study(result, metric, space, model=UNTRAINED).to_numpy(),
-        design=design, label="trained - untrained")
-    beta_vs = lambda metric: ({"beta 0.008 network": trained_vs(metric, "full latent", "C-VAE beta 0.008")}  # noqa: E731
-                              if has_beta else {})
     out.append(C.claim(
         "L1u", "The clusters are learned: tighter than in the untrained network (silhouette, paired)",
         "implied by 'C-VAE learns how to cluster the genres'", trained_vs("silhouette", "full latent"),
         {"5 PCs": trained_vs("silhouette", "5 PCs"), "PC2 x PC5": trained_vs("silhouette", "PC2 x PC5"),
          "statistic: condition share": trained_vs("condition share", "full latent"), **beta_vs("silhouette")},
         source=SOURCES["L1u"]))
-    mantel = {f"{relation}, {space}": _threshold(result, f"mantel r ({relation})", space, above=POSITIVE,
-                                                 label="Mantel r")
+    mantel = {f"{relation}, {space}": thr(f"mantel r ({relation})", space, above=POSITIVE, label="Mantel r")
               for relation in RELATIONS for space in ("full latent", "5 PCs", "PC2 x PC5", "PC3 x PC5")}
     main = mantel.pop("co-consumption, full latent")
     out.append(C.claim(
@@ -703,16 +859,17 @@ def latent_claims(result: ChapterResult) -> list[C.Claim]:
         "(Mantel r > 0, co-consumption)", "visual; 'learned through the user profiles'", main,
         {**mantel, "p < 0.05 in every repetition": C.all_of(
             study(result, "mantel p (co-consumption)", "full latent") < 0.05, label="repetitions"),
-         **beta("mantel r (co-consumption)", above=POSITIVE)}, source=SOURCES["L2"]))
+         **beta("mantel r (co-consumption)", above=POSITIVE, label="Mantel r")}, source=SOURCES["L2"]))
     out.append(C.claim(
         "L2u", "The genre neighbourhoods are learned: centroid distances follow co-consumption more closely than in "
         "the untrained network (Mantel r, paired)", "'learned by the model through the user profiles'",
         trained_vs("mantel r (co-consumption)", "full latent"),
         {"5 PCs": trained_vs("mantel r (co-consumption)", "5 PCs"),
          "PC2 x PC5": trained_vs("mantel r (co-consumption)", "PC2 x PC5"),
-         "co-labelling": trained_vs("mantel r (co-labelling)", "full latent")}, source=SOURCES["L2u"]))
-    ranks = lambda space, centre: counted(study(result, "rank of unconditioned", space, centre) == 1,  # noqa: E731
-                                          "nearest of 19 to the centre")
+         "co-labelling": trained_vs("mantel r (co-labelling)", "full latent"),
+         **beta_vs("mantel r (co-consumption)")}, source=SOURCES["L2u"]))
+    ranks = lambda space, centre, model=LATENT_MAIN: counted(  # noqa: E731
+        study(result, "rank of unconditioned", space, centre, model) == 1, "nearest of 19 to the centre")
     out.append(C.claim(
         "L3", "Unconditioned users sit at the centre (their centroid is the nearest of 19 to the mean of all "
         "points)", "visual (Fig. 2)", ranks("full latent", "mean of all points"),
@@ -720,11 +877,13 @@ def latent_claims(result: ChapterResult) -> list[C.Claim]:
             for centre in ("mean of all points", "latent origin") if (space, centre) != ("full latent",
                                                                                         "mean of all points")},
          "among the 3 nearest (full latent)": counted(
-             study(result, "rank of unconditioned", "full latent", "mean of all points") <= 3, "among 3 nearest")},
+             study(result, "rank of unconditioned", "full latent", "mean of all points") <= 3, "among 3 nearest"),
+         **counts(lambda m: study(result, "rank of unconditioned", "full latent", "mean of all points", m) == 1,
+                  "nearest of 19 to the centre")},
         source=SOURCES["L3"]))
     negative = C.Bound(0.0, "the claim is a direction (popular genres nearer the centre): only the sign matters")
-    centrality = {f"{space}, {centre}": _threshold(result, "popularity rho", space, below=negative, centre=centre,
-                                                   label="rho") for space in SPACES for centre in CENTRES}
+    centrality = {f"{space}, {centre}": thr("popularity rho", space, below=negative, centre=centre, label="rho")
+                  for space in SPACES for centre in CENTRES}
     main = centrality.pop("full latent, unconditioned centroid")
     centrality |= beta("popularity rho", below=negative, centre="unconditioned centroid", label="rho")
     out.append(C.claim(
@@ -733,29 +892,135 @@ def latent_claims(result: ChapterResult) -> list[C.Claim]:
     out.append(C.claim(
         "L5", "An unconditioned user's position tells their genre tastes (significant positive association, "
         "Bonferroni over genres, for at least half of the genres)", "visual (Sec. 3.1.1)",
-        _threshold(result, "profiling share", "full latent", above=HALF_THE_GENRES, label="share of genres"),
-        {**{s: _threshold(result, "profiling share", s, above=HALF_THE_GENRES, label="share of genres")
+        thr("profiling share", above=HALF_THE_GENRES, label="share of genres"),
+        {**{s: thr("profiling share", s, above=HALF_THE_GENRES, label="share of genres")
             for s in ("5 PCs", "PC2 x PC5", "PC3 x PC5")},
-         "at least a quarter of the genres": _threshold(result, "profiling share", "full latent",
-                                                        above=QUARTER_OF_GENRES, label="share of genres"),
+         "at least a quarter of the genres": thr("profiling share", above=QUARTER_OF_GENRES, label="share of genres"),
          **beta("profiling share", above=HALF_THE_GENRES, label="share of genres")}, source=SOURCES["L5"]))
     out.append(C.claim(
         "L5u", "Profiling is learned: more genres show the association than in the untrained network (paired)",
         "implied by Sec. 3.1.1", trained_vs("profiling share", "full latent"),
         {**{s: trained_vs("profiling share", s) for s in ("5 PCs", "PC2 x PC5", "PC3 x PC5")},
          **beta_vs("profiling share")}, source=SOURCES["L5u"]))
-    present = set(result["figures"]["latent C-VAE"]["details"])
-    for s in latent.PAPER_STATEMENTS:
-        if s.id not in present:
-            continue
-        flags = lambda space, model="C-VAE": study(result, f"statement {s.id}", space, model=model) > 0.5  # noqa: E731
-        alternatives = {space: counted(flags(space), "holds") for space in ("5 PCs", "PC2 x PC5", "PC3 x PC5")}
-        if has_beta:
-            alternatives["beta 0.008 network"] = counted(flags("full latent", "C-VAE beta 0.008"), "holds")
-        out.append(C.claim(f"P_{s.id}", s.text, "visual (Fig. 2, 3)", counted(flags("full latent"), "holds"),
-                           alternatives, source=C.cite("cvae", "Sec. 3.1, Fig. 2", s.text.split('"')[1]
-                                                       .split(" ... ")[0])))
+    axis = lambda where, model=LATENT_MAIN: study(  # noqa: E731
+        result, "profiling axis holds", f"{where} axis", model=model) > 0.5
+    if len(axis("PC5")):
+        light, serious = (" and ".join(g) for g in latent.PROFILE_AXIS)
+        out.append(C.claim(
+            "L6", f"The unconditioned cloud has a taste axis: along Fig. 2's vertical axis (PC5) the share of "
+            f"{light} and the share of {serious} in a user's history correlate with opposite signs (both Spearman "
+            "p < 0.05)", "visual (Sec. 3.1.1)", counted(axis("PC5"), "holds"),
+            {"axis: PC3 (the paper's 'first three principal components')": counted(axis("PC3"), "holds"),
+             "axis: the unconditioned cloud's own first component": counted(axis("unconditioned PC1"), "holds"),
+             "untrained network": counted(axis("PC5", UNTRAINED), "holds"),
+             **counts(lambda m: axis("PC5", m), "holds")},
+            source=C.cite("cvae", "Sec. 3.1.1", "Users who lie in the bottom of the cluster are more inclined "
+                                                "toward light entertainment")))
+    stretch = lambda metric, model=LATENT_MAIN: study(result, metric, "10 PCs", model=model)  # noqa: E731
+    if len(stretch("PC4 stretch rank")):
+        out.append(C.claim(
+            "L7", "The fourth component stretches the clusters: of the first five components, PC4 carries the largest "
+            "share of within-condition variance", "stated, figure not shown (Sec. 3.1)",
+            counted(stretch("PC4 stretch rank") == 1, "PC4 first of 5"),
+            {"PC4 among the 2 most stretched of 5": counted(stretch("PC4 stretch rank") <= 2, "PC4 in the top 2"),
+             "PC4 first of the first 10 components": counted(stretch("PC4 stretch rank of 10") == 1,
+                                                              "PC4 first of 10"),
+             "untrained network": counted(stretch("PC4 stretch rank", UNTRAINED) == 1, "PC4 first of 5"),
+             **counts(lambda m: stretch("PC4 stretch rank", m) == 1, "PC4 first of 5")},
+            source=C.cite("cvae", "Sec. 3.1", "The fourth principal component (not illustrated here) stretches the "
+                                              "clusters")))
+    out += statement_claims(result, networks, single)
+    out += stability_claims(result)
     return out
+
+
+def form_shares(result: ChapterResult, kind: str, model: str = LATENT_MAIN, space: str | None = None
+                ) -> tuple[pd.Series, pd.Series, int]:
+    """Per repetition, the share of the paper's statements of one form that hold and their mean chance rate, each
+    statement in its own space (or all in `space`); and the number of statements."""
+    ids = [s for s in latent.PAPER_STATEMENTS if s.kind == kind
+           and len(study(result, f"statement {s.id}", s.space, model=LATENT_MAIN))]
+    held = pd.concat([study(result, f"statement {s.id}", space or s.space, model=model) for s in ids], axis=1)
+    chance = pd.concat([study(result, f"chance {s.id}", space or s.space, model=model) for s in ids], axis=1)
+    return held.mean(axis=1), chance.mean(axis=1), len(ids)
+
+
+def _exact_above_chance(held: np.ndarray, chance: np.ndarray) -> float:
+    """One-sided exact p-value of k statements holding when each holds at its own chance rate (Poisson-binomial)."""
+    pmf = np.array([1.0])
+    for r in chance:
+        pmf = np.convolve(pmf, [1.0 - r, r])
+    return float(pmf[int(round(held.sum())):].sum())
+
+
+def statement_claims(result: ChapterResult, networks: dict[str, str], single: dict[str, str]) -> list[C.Claim]:
+    """One claim per form of the paper's statements: its statements hold more often than the same form about random
+    genres (share held - chance rate > 0 over repetitions); each statement is listed in :func:`statements_table`."""
+    design = result["design"]["fold 0"]
+    out = []
+    for kind in latent.STATEMENT_KINDS:
+        held, chance, n = form_shares(result, kind)
+        if not n:
+            continue
+        judge = lambda h, c: C.threshold((h - c).to_numpy(), above=ABOVE_CHANCE, design=design,  # noqa: E731
+                                         label="share held - chance rate")
+        main = judge(held, chance)
+        alternatives = {space: judge(*form_shares(result, kind, space=space)[:2])
+                        for space in ("full latent", "5 PCs", "PC2 x PC5", "PC3 x PC5")}
+        alternatives["more often than chance in every repetition"] = counted(held > chance, "above chance")
+        statements = [s for s in latent.PAPER_STATEMENTS if s.kind == kind]
+        first = result.config.seeds[0]
+        flags = np.array([study(result, f"statement {s.id}", s.space).loc[first] for s in statements])
+        rates = np.array([study(result, f"chance {s.id}", s.space).loc[first] for s in statements])
+        p = _exact_above_chance(flags, rates)
+        alternatives["exact test, first repetition (Poisson-binomial)"] = C.Judgement(
+            "holds" if p < 0.05 else "inconclusive", f"{int(flags.sum())} of {n} hold; chance {rates.mean():.2f}; "
+            f"p = {p:.3g}", "one-sided exact test against the chance rates", "check", p)
+        alternatives |= {label: judge(*form_shares(result, kind, m)[:2]) for label, m in networks.items()}
+        for label, m in single.items():
+            h, c, _ = form_shares(result, kind, m)
+            alternatives[label] = _one_run(bool(h.iloc[0] > c.iloc[0]), main,
+                                           f"share held {h.iloc[0]:.2f}, chance {c.iloc[0]:.2f}")
+        alternatives["untrained network"] = judge(*form_shares(result, kind, UNTRAINED)[:2])
+        where = sorted({s.where for s in statements})
+        out.append(C.claim(
+            f"P_{kind}", f"The paper's statements of the form {FORM_TEXT[kind]} hold more often than the same form "
+            f"about random genres ({n} statement{'s' if n > 1 else ''}: "
+            f"{'; '.join(s.text.split(':')[0] for s in statements)})",
+            f"{n} visual reading{'s' if n > 1 else ''} ({', '.join(where)})", main, alternatives,
+            source=C.cite("cvae", " and ".join(where), statements[0].text.split('"')[1].split(" ... ")[0])))
+    return out
+
+
+def stability_claims(result: ChapterResult) -> list[C.Claim]:
+    """Does another seed draw the same picture? Counted over the pairs of repetitions."""
+    f = result.frame[result.frame["scope"] == "stability"]
+    if f.empty:
+        return []
+
+    def per_pair(a: str, b: str, metric: str) -> pd.Series:
+        g = f[(f["model"] == a) & (f["versus"] == b) & (f["metric"] == metric)]
+        return g.set_index(["seed", "seed_b"])["value"]
+
+    def beats_control(model: str, metric: str, lower_is_closer: bool = False) -> pd.Series:
+        same, control = per_pair(model, model, metric), per_pair(model, UNTRAINED, metric)
+        common = same.index.intersection(control.index)
+        diff = same.loc[common] - control.loc[common]
+        return diff < 0 if lower_is_closer else diff > 0
+
+    order = per_pair(LATENT_MAIN, LATENT_MAIN, "genre order")
+    pairs = "pairs of repetitions"
+    return [C.claim(
+        "S1", "Another repetition draws the same latent space: two repetitions' networks are closer (linear CKA of the "
+        "same users' latent means) than a trained and an untrained network", "not in the paper: it reads one model",
+        counted(beats_control(LATENT_MAIN, "cka"), "closer than the control", pairs),
+        {"statistic: Procrustes disparity": counted(beats_control(LATENT_MAIN, "procrustes", True),
+                                                    "closer than the control", pairs),
+         "the genre order of the views repeats (mean |Spearman| over PC2, PC3, PC5 > 0.5)": counted(
+             order > 0.5, "order repeats", pairs),
+         **{label: counted(beats_control(m, "cka"), "closer than the control", pairs)
+            for label, m in ALTERNATIVE_NETWORKS.items() if not per_pair(m, m, "cka").empty}},
+        source=C.BOOK)]
 
 
 # ---------------------------------------------------------------------------------------------------- numbers
@@ -769,9 +1034,14 @@ def numbers(result: ChapterResult) -> dict:
            "patience": p.patience, "cond_per_epoch": p.cond_per_epoch, "k_cond": p.k_cond,
            "n_perm": p.n_perm, "beta_cap": p.beta_cap, "beta_alternative": p.beta_alternative,
            "n_test_users": int(users.loc[users["seed"] == p.seeds[0], "user"].nunique())}
-    for name, model in (("main", "C-VAE"), ("beta", "C-VAE beta 0.008"), ("untrained", UNTRAINED)):
+    for name, model in (("main", LATENT_MAIN), ("cap", "C-VAE"), ("beta", "C-VAE beta 0.008"),
+                        ("untrained", UNTRAINED)):
         silhouettes = study(result, "silhouette", model=model)
         out[f"silhouette_{name}"] = float(silhouettes.mean()) if len(silhouettes) else float("nan")
+    selected = C.select(result.frame, "beta at the best epoch", model=LATENT_MAIN, scope="per run")["value"]
+    out |= {"beta_search": p.beta_search, "batch_alternative": p.batch_alternative,
+            "selected_beta": float(selected.mean()), "selected_beta_min": float(selected.min()),
+            "selected_beta_max": float(selected.max())}
     key = lambda m: m.replace("-", "").replace(" ", "_").lower()  # noqa: E731
     for m in ACCURACY_MODELS:
         for metric in ("ndcg@100", "recall@20"):
@@ -792,10 +1062,10 @@ def numbers(result: ChapterResult) -> dict:
     for m, k in zip(CONDITIONED, ("cvae", "cvaef", "vaef", "easef", "vae")):
         out[f"cond_share_{k}"] = float(values(result, m, "share").mean())
         out[f"cond_ndcg_{k}"] = float(values(result, m, "ndcg").mean())
-    fig = result["figures"]["latent C-VAE"]
+    fig = result["figures"][f"latent {LATENT_MAIN}"]
     out |= {f"explained_pc{i + 1}": float(v) for i, v in enumerate(fig["explained"][:5])}
     out["explained_5"] = float(fig["explained"][:5].sum())
-    for model, k in ((UNTRAINED, "untrained"), ("C-VAE", "trained")):
+    for model, k in ((UNTRAINED, "untrained"), (LATENT_MAIN, "trained"), ("C-VAE", "cap")):
         for metric in ("silhouette", "condition share", "mean cosine", "median deviation", "mean spread ratio"):
             out[f"{key(metric)}_{k}"] = float(study(result, metric, model=model).mean())
         out[f"silhouette_5_{k}"] = float(study(result, "silhouette", "5 PCs", model=model).mean())

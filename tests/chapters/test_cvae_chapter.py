@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from replication.chapters import cvae
+from replication.experiments import claims as C
 
 
 def test_aggregate_joins_the_folds_per_user_and_weights_conditioned_metrics_by_users():
@@ -43,3 +45,39 @@ def test_bad_choices_fail_with_the_allowed_values():
         cvae.try_setting(fake, hidden=10)
     with pytest.raises(ValueError, match="centres from"):
         cvae.centrality_by_seed(fake, "5 PCs", ["the middle"])
+
+
+def test_exact_test_against_chance_rates_by_hand():
+    # two statements at chance 0.5: both hold with probability 0.25, at least one with 0.75
+    assert cvae._exact_above_chance(np.array([1, 1]), np.array([0.5, 0.5])) == pytest.approx(0.25)
+    assert cvae._exact_above_chance(np.array([1, 0]), np.array([0.5, 0.5])) == pytest.approx(0.75)
+    assert cvae._exact_above_chance(np.array([1, 0, 1]), np.array([0.1, 0.2, 0.3])) == pytest.approx(
+        0.1 * 0.2 + 0.1 * 0.3 + 0.2 * 0.3 - 2 * 0.1 * 0.2 * 0.3)
+
+
+def test_one_repetition_can_agree_or_leave_inconclusive_but_never_reverse():
+    holds = C.Judgement("holds", "m", "t", "threshold")
+    assert cvae._one_run(True, holds, "x").verdict == "holds"
+    assert cvae._one_run(False, holds, "x").verdict == "inconclusive"
+    fails = C.Judgement("does not hold", "m", "t", "threshold")
+    assert cvae._one_run(False, fails, "x").verdict == "does not hold"
+    assert cvae._one_run(True, C.Judgement("inconclusive", "m", "t", "threshold"), "x").verdict == "inconclusive"
+
+
+def test_stability_compares_the_same_users_across_repetitions():
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(30, 4))
+    cents = rng.normal(size=(19, 5))
+    Q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    order = rng.permutation(30)  # the second repetition stacks its users in another order
+    spaces = {("C-VAE annealed", 0): {"users": np.arange(30), "mu": mu, "centroids": cents},
+              ("C-VAE annealed", 1): {"users": order, "mu": mu[order] @ Q, "centroids": -cents},
+              (cvae.UNTRAINED, 0): {"users": np.arange(30), "mu": rng.normal(size=(30, 4)), "centroids": cents},
+              (cvae.UNTRAINED, 1): {"users": np.arange(30), "mu": rng.normal(size=(30, 4)), "centroids": cents}}
+    frame = cvae.stability(spaces)
+    same = frame[(frame["model"] == "C-VAE annealed") & (frame["versus"] == "C-VAE annealed")].set_index("metric")
+    assert same.loc["cka", "value"] == pytest.approx(1.0) and same.loc["procrustes", "value"] == pytest.approx(0.0,
+                                                                                                              abs=1e-9)
+    assert same.loc["genre order", "value"] == pytest.approx(1.0) and (frame["users"] == 30).all()
+    control = frame[(frame["versus"] == cvae.UNTRAINED) & (frame["metric"] == "cka")]["value"]
+    assert (control < 0.9).all()
