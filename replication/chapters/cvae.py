@@ -424,6 +424,8 @@ def variants_table(result: ChapterResult) -> pd.DataFrame:
         C.ci_text(values(result, f"{r} conditioned", "ndcg", "fold 0" if r in VARIANTS else "all users"))
         if r.startswith("C-VAE") else "" for r in rows]
     table["best epoch"] = [f"{values(result, r, 'best_epoch', 'per run').mean():.0f}" for r in rows]
+    updates = {r: values(result, r, "updates to the best epoch", "per run") for r in rows}
+    table["updates to the best epoch"] = [f"{u.mean():.0f}" if len(u) else "" for u in updates.values()]
     table["train s"] = [f"{values(result, r, 'train_seconds', 'per run').mean():.0f}" for r in rows]
     return table
 
