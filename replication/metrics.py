@@ -33,6 +33,7 @@ from .checks import as_csr, check_choice, check_int
 from .errors import ConfigError, DataError
 
 __all__ = [
+    "long_tail",
     "break_ties",
     "top_k",
     "hits",
@@ -336,6 +337,21 @@ def _item_counts(topk: np.ndarray, n_items: int) -> np.ndarray:
         raise DataError(f"n_items must be an integer >= 1, got {n_items!r}")
     topk = _check_topk(topk, None, n_items, f"the catalogue (n_items={n_items})")
     return np.bincount(topk[topk >= 0], minlength=n_items)
+
+
+def long_tail(train: SparseLike, head_share: float = 1 / 3) -> np.ndarray:
+    """Boolean mask of the long-tail items: all but the short head, the most popular items (by training
+    interactions) that together hold `head_share` of them (Abdollahpouri et al.'s split; ties broken by item
+    index). Items never seen in training are in the tail."""
+    if not 0.0 < head_share < 1.0:
+        raise DataError(f"head_share must lie in (0, 1), got {head_share}")
+    counts = np.bincount(_as_csr(train, "train").indices, minlength=_as_csr(train, "train").shape[1])
+    order = np.argsort(-counts, kind="stable")
+    cumulative = np.cumsum(counts[order])
+    n_head = int(np.searchsorted(cumulative, head_share * cumulative[-1])) + 1  # the item crossing the share is head
+    tail = np.ones(len(counts), dtype=bool)
+    tail[order[:n_head]] = False
+    return tail
 
 
 def coverage(topk: np.ndarray, n_items: int) -> float:

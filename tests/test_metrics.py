@@ -526,3 +526,15 @@ def test_tied_shares_by_hand():
                        [1.0, 2.0, 2.0, 2.0, 0.0]])  # 2, 2 | 2 -> ties at n=1 and n=2
     known = sp.csr_array(np.array([[0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]))
     assert metrics.tied_shares(scores, known, [1, 2, 3]) == {1: 1.0, 2: 0.5, 3: 0.0}
+
+
+def test_long_tail_leaves_out_the_short_head_by_hand():
+    from replication.metrics import long_tail
+
+    # item interactions 6, 3, 2, 1, 0: total 12; the head holds >= 1/3 (4 of 12): item 0 alone (6)
+    train = sp.csr_array(np.array([[1, 1, 1, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [1, 0, 0, 1, 0],
+                                   [1, 0, 0, 0, 0], [1, 0, 0, 0, 0]], dtype=float))
+    assert long_tail(train).tolist() == [False, True, True, True, True]
+    assert long_tail(train, head_share=0.6).tolist() == [False, False, True, True, True]  # 6 + 3 = 9 >= 7.2
+    with pytest.raises(DataError, match="head_share"):
+        long_tail(train, head_share=1.0)

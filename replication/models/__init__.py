@@ -15,11 +15,12 @@ from ..errors import ConfigError
 from . import autorec, baselines, semauto, vae
 from .autorec import AutoRec
 from .base import Entry, Recommender
-from .baselines import EASE, BiasedMF, ItemKNN, Popularity, Random, UserKNN
+from .baselines import EASE, IALS, BiasedMF, ItemKNN, Popularity, PureSVD, Random, RP3beta, UserKNN
 from .semauto import SemAuto
 from .vae import MultVAE
 
-__all__ = ["Recommender", "Entry", "Random", "Popularity", "ItemKNN", "UserKNN", "EASE", "BiasedMF", "AutoRec",
+__all__ = ["Recommender", "Entry", "Random", "Popularity", "ItemKNN", "UserKNN", "EASE", "RP3beta", "PureSVD", "IALS",
+           "BiasedMF", "AutoRec",
            "SemAuto", "MultVAE", "MODELS", "SIDE", "make"]
 
 MODELS: dict[str, Entry] = {**baselines.REGISTERED, **autorec.REGISTERED, **semauto.REGISTERED, **vae.REGISTERED}
