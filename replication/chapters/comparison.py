@@ -289,10 +289,7 @@ ALTERNATIVES = {"k = 20": {"k": 20}, "every held-out rating relevant": {"relevan
 
 
 def _pair(result: ChapterResult, a: str, b: str, metric: str, **choice: Any) -> tuple[np.ndarray, np.ndarray]:
-    where = {**MAIN, **choice}
-    f = result.frame
-    f = f[(f["relevant"] == where["relevant"]) & (f["candidates"] == where["candidates"]) & (f["k"] == where["k"])]
-    return C.pair(f, {"model": a}, {"model": b}, metric)
+    return C.pair(_choice_frame(result, **choice), {"model": a}, {"model": b}, metric)
 
 
 MARGIN_SHARE = 0.02  # equivalence margins: 2% of the reference model's mean, a difference a table reader notices
@@ -324,6 +321,7 @@ CLAIMS = [  # (id, statement, paper value, a, b, metric, source)
 
 
 def _choice_frame(result: ChapterResult, **choice: Any) -> pd.DataFrame:
+    """The records of one protocol choice: MAIN with `choice` (k, relevant, candidates) changed."""
     where = {**MAIN, **choice}
     f = result.frame
     return f[(f["relevant"] == where["relevant"]) & (f["candidates"] == where["candidates"]) & (f["k"] == where["k"])]
@@ -366,7 +364,7 @@ def across_models(result: ChapterResult, exclude: tuple[str, ...] = (), method: 
     draws = draws[np.isfinite(draws)]  # resamples with one distinct model have no correlation
     low, high = np.percentile(draws, [2.5, 97.5])
     verdict = "holds" if high < 0 else "does not hold" if low > 0 else "inconclusive"
-    p = float(min(1.0, 2 * min(np.mean(np.asarray(draws) >= 0), np.mean(np.asarray(draws) <= 0))))
+    p = float(min(1.0, 2 * min(np.mean(draws >= 0), np.mean(draws <= 0))))
     label = "Spearman rho" if method == "spearman" else "Pearson r"
     return C.Judgement(verdict, f"{label}(MEP@10, nDCG@10) across {len(mep)} models = {observed:+.3f} (95% bootstrap "
                                 f"interval over models [{low:+.3f}, {high:+.3f}]); claim < 0",
