@@ -3,8 +3,10 @@ by the same code, on accuracy, explainability and cost.
 
 Protocol: a per-user holdout (20% of each user's ratings to test, seeded); a validation part is carved from the
 training part the same way (20% of it), and EVERY model is fitted on the remaining training ratings, so all
-models see the same data; the models that train iteratively stop early on the validation part. A held-out rating
-of 4 or 5 stars is relevant; every item the user has not rated (in training or validation) is ranked. MEP uses
+models see the same data; the models that train iteratively stop early on the validation part. Every model's
+hyper-parameters come from a seeded random search with the same number of trials for every model, per split,
+judged on that split's validation part (nDCG@10); the chosen trial's fitted model is the one tested. A held-out
+rating of 4 or 5 stars is relevant; every item the user has not rated (in training or validation) is ranked. MEP uses
 E-AutoRec's explainability matrix (50 neighbours, theta = 0) computed from the fitted training ratings only.
 """
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import json
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -24,28 +28,51 @@ from ..errors import ConfigError
 from ..splits import positives
 from ..checks import check_seeds
 from ..experiments import claims as C
-from ..experiments import runner
+from ..experiments import runner, search
+from ..experiments.search import Choice, LogUniform, Uniform
 from ..experiments.protocols import holdout, side_information
 from .common import ChapterResult, OnData, param, setup
 
 MODELS = ["Random", "Pop", "ItemKNN", "UserKNN", "EASE", "RP3beta", "PureSVD", "iALS", "AutoRec", "E-AutoRec",
           "SEMAUTO-sum", "SEMAUTO-kNN", "Mult-DAE", "Mult-VAE", "C-VAE"]
 CONTROLS = ("Random", "Pop")  # the floors: lists that use no personal information
-# each model's settings, fixed before this chapter ran (never chosen on its test splits): the AutoRecs' and the VAEs'
-# budgets with early stopping on the validation part; the other models' defaults (RP3beta, PureSVD and iALS at common
-# values from the literature). They are NOT tuned here with one budget for every model: see the deviations.
+# each model's first trial (never chosen on a test split): its chapter's choice where a chapter tunes it (the AutoRecs'
+# lambda 10, SEMAUTO's k 100, ItemKNN's k 200), the literature's common values otherwise; the trained models' epoch
+# budgets with early stopping on the validation part
 DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
-    "AutoRec": {"hidden": 300, "l2": 3.0, "epochs": 200, "patience": 10},
-    "E-AutoRec": {"hidden": 300, "l2": 3.0, "epochs": 200, "patience": 10},
-    "SEMAUTO": {"k": 50},
+    "ItemKNN": {"k": 200},
+    "AutoRec": {"hidden": 300, "l2": 10.0, "epochs": 200, "patience": 10},
+    "E-AutoRec": {"hidden": 300, "l2": 10.0, "epochs": 200, "patience": 10},
+    "SEMAUTO": {"k": 100},
     "Mult-DAE": {"epochs": 100, "patience": 10},
     "Mult-VAE": {"epochs": 100, "patience": 10},
     "C-VAE": {"epochs": 100, "patience": 10},
 }
+# the search space of every model with hyper-parameters (Random and Pop have none: one trial each). The ranges hold
+# each model's default and the values its paper or the reproducibility studies report; epoch budgets are not searched
+# (early stopping on the validation part ends every trial of a trained model)
+_VAE = {"dropout": Uniform(0.2, 0.7), "lr": LogUniform(5e-4, 3e-3)}
+_AUTOREC = {"hidden": Choice([100, 300, 500]), "l2": LogUniform(0.1, 100.0)}
+SEARCH: dict[str, dict[str, search.Dimension]] = {
+    "ItemKNN": {"k": Choice([20, 50, 100, 200, 400]), "shrink": Choice([0.0, 10.0, 50.0, 100.0])},
+    "UserKNN": {"k": Choice([10, 20, 50, 100, 200])},
+    "EASE": {"l2": LogUniform(10.0, 5000.0)},
+    "RP3beta": {"alpha": Uniform(0.5, 1.5), "beta": Uniform(0.0, 1.0), "k": Choice([50, 100, 200])},
+    "PureSVD": {"factors": Choice([10, 20, 50, 100, 200])},
+    "iALS": {"factors": Choice([32, 64, 128]), "reg": LogUniform(0.01, 10.0), "alpha": LogUniform(1.0, 50.0)},
+    "AutoRec": _AUTOREC, "E-AutoRec": _AUTOREC,
+    "SEMAUTO": {"lr": LogUniform(0.05, 1.0), "k": Choice([20, 50, 100, 200])},  # k: SEMAUTO-kNN's neighbours
+    "Mult-DAE": _VAE, "Mult-VAE": {**_VAE, "beta_cap": Uniform(0.1, 0.5)},
+    "C-VAE": {**_VAE, "beta_cap": Uniform(0.1, 0.5)},
+}
+SELECTION = {"metric": "valid ndcg@10", "relevant": ">= 4", "candidates": "unrated in the fitted training part",
+             "rtol": 0.005}  # a later trial must beat the earlier ones by more than 0.5% of the score to be chosen
 PROTOCOL = {"split": "per-user holdout", "test_fraction": 0.2, "valid_fraction_of_train": 0.2,
             "relevant_threshold": 4.0, "ranked": "all items unrated in training and validation",
             "explainability": "E-AutoRec neighbourhood E of the fitted training ratings", "n_neighbors": 50,
-            "theta": 0.0, "ks": [10, 20], "correlation": "Spearman across models (means over seeds), bootstrap over "
+            "theta": 0.0, "ks": [10, 20], "search": "seeded random search, the same trials for every model, per split, "
+                                                 "on its validation part (nDCG@10); the first trial the defaults",
+            "correlation": "Spearman across models (means over seeds), bootstrap over "
                                                       "models"}
 MAIN = {"k": 10, "relevant": ">= 4", "candidates": "unrated"}
 EXPLANATIONS = {
@@ -117,6 +144,10 @@ def fit_and_evaluate(model: str, seed: int, settings: dict[str, Any], dataset: s
         evaluated = profiling.measure(lambda: _evaluate(scored.result, split, expl))
         for record in evaluated.result:
             records.append({"model": name, **record})
+        # the search's score: the validation part's ratings >= 4, ranked among every film not in the fitted part
+        valid_ndcg = metrics.evaluate_topn(scored.result, split.fit_train, split.valid, ks=(10,),
+                                           relevant_threshold=4.0, candidates="unrated")["ndcg@10"]
+        records.append({"model": name, "metric": SELECTION["metric"], "value": valid_ndcg})
         # with a scorer (large data) the model scores while the lists are ranked: that time is scoring time too
         score_seconds = scored.seconds + (evaluated.seconds if callable(scored.result) else 0.0)
         records += [{"model": name, "metric": "fit_and_score_seconds", "value": fitted.seconds + score_seconds},
@@ -135,11 +166,15 @@ class Config(OnData):
     chapter = "comparison"
     seeds: tuple[int, ...] = param([0, 1, 2, 3, 4], "per-user holdout splits shared by every model")
     models: tuple[str, ...] = param([], "the models compared (empty: every model the data set allows)")
-    settings: dict = param({}, "hyper-parameters per model, over DEFAULT_SETTINGS")
+    settings: dict = param({}, "hyper-parameters per model, over DEFAULT_SETTINGS (a setting named here is "
+                                    "not searched)")
+    trials: int = param(4, "trials of the hyper-parameter search per model and split (1: the defaults only)")
 
     def validate(self) -> None:
         super().validate()
         check_seeds(self.seeds)
+        if not isinstance(self.trials, int) or self.trials < 1:
+            raise ConfigError(f"comparison: trials must be an integer >= 1, got {self.trials!r}")
 
     @property
     def graph(self) -> bool:
@@ -159,8 +194,10 @@ HEADLINE = ("eautorec_mep", "semauto_over_pop", "vae_over_ease", "cvae_matches_v
 
 
 def run(config: Config = Config()) -> ChapterResult:
-    """Every model x seed through the runner (SEMAUTO's two recommenders share one training). Beyond ML-100K
-    there is no knowledge graph: the SEMAUTO models are left out of the default list and refused when named."""
+    """Every model x seed x search trial through the runner (SEMAUTO's two recommenders share one training); per
+    model and seed the trial with the best validation nDCG@10 is kept and its fitted model's test records are the
+    model's. Beyond ML-100K there is no knowledge graph: the SEMAUTO models are left out of the default list and
+    refused when named."""
     setup()
     c, source = config, config.source
     allowed = MODELS if c.graph else [m for m in MODELS if not m.startswith("SEMAUTO")]
@@ -169,26 +206,105 @@ def run(config: Config = Config()) -> ChapterResult:
     if unknown:
         why = "" if c.graph else f" (without a knowledge graph, on {c.dataset})"
         raise ConfigError(f"unknown models {unknown}{why}; allowed: {allowed}")
-    chosen = {m: {**DEFAULT_SETTINGS.get(m, {}), **c.settings.get(m, {})} for m in names}
     semauto = [m for m in names if m.startswith("SEMAUTO")]
     groups = [m for m in names if not m.startswith("SEMAUTO")] + (["SEMAUTO"] if semauto else [])
-    semauto_settings = {**DEFAULT_SETTINGS["SEMAUTO"], **c.settings.get("SEMAUTO", {})}
-    jobs = [runner.Job(fit_and_evaluate, {"model": g, "seed": s,
-                                          "settings": semauto_settings if g == "SEMAUTO" else chosen[g],
-                                          **source},
-                       labels={"seed": s}, cost=models.MODELS[g if g != "SEMAUTO" else semauto[0]].cost)
-            for s in c.seeds for g in groups]
+    used = {g: {**DEFAULT_SETTINGS.get(g, {}), **c.settings.get(g, {})} for g in groups}
+    spaces = {g: {k: v for k, v in SEARCH.get(g, {}).items() if k not in c.settings.get(g, {})} for g in groups}
+    plans = {(g, s): search.trials(spaces[g], c.trials, s, g, first=_explicit(g, spaces[g]) | used[g])
+             for s in c.seeds for g in groups}
+    jobs = [runner.Job(fit_and_evaluate, {"model": g, "seed": s, "settings": settings, **source},
+                       labels={"seed": s, "trial": t}, cost=models.MODELS[g if g != "SEMAUTO" else semauto[0]].cost)
+            for (g, s), plan in plans.items() for t, settings in enumerate(plan)]
     timer = results.Timer()
-    with timer("train and evaluate"):
+    with timer("search, train and evaluate"):
         outcome = timer.count(runner.run(jobs, n_jobs=c.n_jobs, desc="comparison"))
     frame = outcome.frame[outcome.frame["model"].isin(names)]
+    frame = _keep_chosen(frame, {(m, s): plans[("SEMAUTO" if m.startswith("SEMAUTO") else m, s)]
+                                 for m in names for s in c.seeds})
     split = holdout(c.seeds[0], "holdout", 0.2, valid_fraction=0.2, **source)
-    used = chosen | ({"SEMAUTO": semauto_settings} if semauto else {})
+    settings = used  # the first trial's settings of every model (SEMAUTO's two recommenders share "SEMAUTO")
     return ChapterResult(frame.reset_index(drop=True), config, timer.seconds,
-                         {"models": names, "settings": used,
+                         {"models": names, "settings": settings,
+                          "spaces": {g: {k: str(v) for k, v in space.items()} for g, space in spaces.items()},
                           "design": C.Resampling.random_splits(split.fit_train.nnz, split.test.nnz, "ratings"),
-                          "protocol": {**PROTOCOL, "models": names, "model_settings": used},
+                          "protocol": {**PROTOCOL, "models": names, "model_settings": settings, "trials": c.trials,
+                                       "selection": SELECTION,
+                                       "search_spaces": {g: {k: str(v) for k, v in space.items()}
+                                                         for g, space in spaces.items() if space}},
                           "deviations": DEVIATIONS, "headline": HEADLINE})
+
+
+def _explicit(group: str, space: dict[str, search.Dimension]) -> dict[str, Any]:
+    """The constructor's default of every searched setting, so the first trial names the values it runs with."""
+    import inspect
+
+    entry = models.MODELS["SEMAUTO-kNN" if group == "SEMAUTO" else group]
+    defaults = inspect.signature(entry.build).parameters
+    return {k: defaults[k].default for k in space}
+
+
+def _keep_chosen(frame: pd.DataFrame, plans: dict[tuple[str, int], list[dict[str, Any]]]) -> pd.DataFrame:
+    """The search's selection: per model and seed, only the chosen trial's test records (the choice reads the
+    validation score alone), every trial's validation score with its settings (the search's record), and the
+    search's total fit-and-score seconds."""
+    valid = frame[frame["metric"] == SELECTION["metric"]].sort_values("trial")
+    keep, searched = [], []
+    for (model, seed), trial_scores in valid.groupby(["model", "seed"]):
+        best = search.chosen(trial_scores["value"].to_numpy(), rtol=SELECTION["rtol"])
+        keep.append((model, seed, int(trial_scores["trial"].iloc[best])))
+        scored = trial_scores.copy()
+        scored["settings"] = [json.dumps(plans[(model, seed)][int(t)], sort_keys=True) for t in scored["trial"]]
+        searched.append(scored)
+    chosen = pd.DataFrame(keep, columns=["model", "seed", "trial"])
+    tested = frame[frame["metric"] != SELECTION["metric"]].merge(chosen, on=["model", "seed", "trial"])
+    seconds = frame[frame["metric"] == "fit_and_score_seconds"].groupby(["model", "seed"], as_index=False)["value"]
+    seconds = seconds.sum()
+    seconds["metric"] = "search_seconds"
+    return pd.concat([tested, *searched, seconds], ignore_index=True)
+
+
+def search_table(result: ChapterResult) -> pd.DataFrame:
+    """Per model: its search space, the settings chosen on each seed and the chosen trials' validation nDCG@10."""
+    f = result.frame
+    valid = f[(f["metric"] == SELECTION["metric"])]
+    chosen = f[f["metric"] == "ndcg"][["model", "seed", "trial"]].drop_duplicates()
+    picked = valid.merge(chosen, on=["model", "seed", "trial"])
+    rows = []
+    for model in [m for m in result["models"] if m in set(picked["model"])]:
+        mine = picked[picked["model"] == model].sort_values("seed")
+        group = "SEMAUTO" if model.startswith("SEMAUTO") else model
+        space = result["spaces"].get(group, {})
+        values = [json.loads(x) for x in mine["settings"]]
+        shown = "; ".join(f"seed {s}: " + ", ".join(f"{k}={v[k]}" for k in space) for s, v in zip(mine["seed"], values)
+                          ) if space else "(nothing to search)"
+        rows.append({"model": model, "searched": ", ".join(f"{k} {d}" for k, d in space.items()) or "-",
+                     "trials": int(valid[(valid["model"] == model)].groupby("seed").size().max()),
+                     "chosen trial per seed": ", ".join(str(int(t)) for t in mine["trial"]),
+                     "chosen settings": shown, "valid nDCG@10": round(float(mine["value"].mean()), 4)})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def search_figure(result: ChapterResult) -> plt.Figure:
+    """The search's best-so-far validation nDCG@10 after each trial, per model (mean over seeds, relative to the
+    first trial: how much the search added to the defaults)."""
+    f = result.frame
+    valid = f[f["metric"] == SELECTION["metric"]]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for i, model in enumerate(m for m in result["models"] if m in set(valid["model"])):
+        mine = valid[valid["model"] == model].pivot_table(index="seed", columns="trial", values="value")
+        if mine.shape[1] < 2:
+            continue
+        curves = np.array([search.best_so_far(row) for row in mine.to_numpy()])
+        gain = (curves / curves[:, :1] - 1.0).mean(axis=0) * 100
+        ax.plot(np.arange(1, len(gain) + 1), gain, marker="o", color=plots.PALETTE[i % len(plots.PALETTE)],
+                label=model)
+    ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set_xticks(np.arange(1, result.config.trials + 1))
+    ax.legend(fontsize=7, ncol=3)
+    plots.label_axes(ax, "trial (1 = the default settings)", "best validation nDCG@10 so far (% over trial 1)",
+                     "What the search adds to each model's defaults")
+    fig.tight_layout()
+    return fig
 
 
 DEVIATIONS = {
@@ -197,8 +313,9 @@ DEVIATIONS = {
                 "validation part that trained models stop on",
     "VAEs": "the VAEs are trained on training ratings >= 4 (implicit feedback) of all users and score the same users "
             "(weak generalization)",
-    "tuning": "each model runs with settings fixed in advance (its chapter's or the literature's defaults), not with a "
-              "hyper-parameter search of the same budget for every model",
+    "tuning": "each model's hyper-parameters come from a small seeded random search (the same number of trials for "
+              "every model, the first its defaults) on each split's own validation part, not from its paper's grid "
+              "or its chapter's protocol",
 }
 
 
@@ -206,7 +323,8 @@ def summary(result: ChapterResult, k: int = 10) -> pd.DataFrame:
     """Mean and 95% CI over seeds of every main-protocol metric (and the costs), one row per model."""
     f = main_records(result)
     f = f[(f["k"] == k) | f["k"].isna()]
-    cost = result.frame[result.frame["metric"].isin(["fit_and_score_seconds", "peak_mb", "epochs_trained"])]
+    cost = result.frame[result.frame["metric"].isin(["fit_and_score_seconds", "search_seconds", "peak_mb",
+                                                     "epochs_trained"])]
     table = C.summarise(pd.concat([f, cost]), ["model", "metric"])
     wide = table.pivot(index="model", columns="metric", values=["mean", "ci"])
     out = wide["mean"].copy()
@@ -223,6 +341,7 @@ def table(result: ChapterResult) -> pd.DataFrame:
                        index=s.index)
     out.columns = [f"{m}@10" for m in shown]
     out["fit + score s"] = s["fit_and_score_seconds"].round(1)
+    out["search s"] = s["search_seconds"].round(1)
     out["peak MiB"] = s["peak_mb"].round(0)
     return out
 
@@ -374,12 +493,13 @@ def across_models(result: ChapterResult, exclude: tuple[str, ...] = (), method: 
 #: comparison claim -> (chapter, the chapter's claim it restates, why the two protocols may disagree)
 RESTATED = {
     "eautorec_mep": ("eautorec", "mep_every_n", "the chapter: the paper's random 90/10 rating split, its tuned lambda "
-                     "and MEP@n for every n (intersection-union); here: a per-user 80/20 holdout, lambda 3, MEP@10, "
-                     "every unrated film ranked"),
+                     "and MEP@n for every n (intersection-union); here: a per-user 80/20 holdout, lambda and width "
+                     "from this chapter's search, MEP@10, every unrated film ranked"),
     "eautorec_map": ("eautorec", "map_every_n", "as for MEP: another split, lambda and candidate set, MAP@10 only"),
     "semauto_knn_over_sum": ("semauto", "knn_beats_sum", "the chapter: its own holdout and k chosen from its grid; "
-                             "here: k = 50 and the comparison's split"),
-    "semauto_over_pop": ("semauto", "beats_popularity", "the same question on another split and with k = 50"),
+                             "here: k and the learning rate from this chapter's search, on its split"),
+    "semauto_over_pop": ("semauto", "beats_popularity", "the same question on another split, with the "
+                         "search's k and learning rate"),
     "vae_over_dae": ("cvae", "A1", "the chapter: strong generalization (new users folded in), nDCG@100, every user "
                      "tested in K folds; here: weak generalization on a rating holdout, nDCG@10"),
     "cvae_matches_vae": ("cvae", "A2", "as for A1: strong vs weak generalization, nDCG@100 vs nDCG@10"),
@@ -462,6 +582,13 @@ def numbers(result: ChapterResult) -> dict:
            "best_ndcg": float(s.loc[best, "ndcg"]), "most_explainable": explainable,
            "best_mep": float(s.loc[explainable, "mep"]), "mep_ndcg_rho": rho, "mep_ndcg_rho_personal": rho_personal,
            "corr_reading": "go together" if rho > 0.3 else "trade off" if rho < -0.3 else "are not clearly related"}
+    f = result.frame
+    valid = f[f["metric"] == SELECTION["metric"]]
+    chosen = f[f["metric"] == "ndcg"][["model", "seed", "trial"]].drop_duplicates()
+    searched = chosen[chosen["model"].isin(valid.groupby("model")["trial"].max().loc[lambda t: t > 0].index)]
+    out |= {"trials": result.config.trials, "n_searched_runs": len(searched),
+            "n_not_default": int((searched["trial"] > 0).sum()),
+            "search_cpu_minutes": float(f.loc[f["metric"] == "search_seconds", "value"].sum() / 60)}
     for model in ("Random", "Pop", "AutoRec", "E-AutoRec"):
         if model in s.index:
             key = model.lower().replace("-", "")
