@@ -25,3 +25,11 @@ def test_measure_times_the_call(monkeypatch):
     import time
 
     assert profiling.measure(time.sleep, 0.05).seconds >= 0.05
+
+
+def test_measure_collects_garbage_first_unless_told_not_to(monkeypatch):
+    calls = []
+    monkeypatch.setattr(profiling.gc, "collect", lambda *a: calls.append(1) or 0)
+    assert profiling.measure(lambda x: x + 1, 1).result == 2 and calls == [1]
+    measured = profiling.measure(lambda x: np.ones(x).sum(), 10, collect=False)
+    assert measured.result == 10.0 and calls == [1], "collect=False: no collection, the call still measured"

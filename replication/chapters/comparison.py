@@ -135,19 +135,25 @@ def fit_and_evaluate(model: str, seed: int, settings: dict[str, Any], dataset: s
     side = side_information(entry.side, split.fit_train, **source)
     params = {**({"seed": seed} if entry.seeded else {}), **settings}
     fitted = profiling.measure(lambda: models.make(names[0], **params).fit(train, valid=valid, side=side))
-    records = []
+    records, per_user = [], {}
     for name in names:
         recommender = fitted.result if model != "SEMAUTO" else fitted.result.variant(
             "sum" if name == "SEMAUTO-sum" else "knn")
         # kNN models do their work here (on a block of users at a time when the matrix is too large to hold)
-        scored = profiling.measure(lambda: metrics.scores_or_scorer(recommender.score, split.fit_train.shape))
-        evaluated = profiling.measure(lambda: _evaluate(scored.result, split, expl))
+        scored = profiling.measure(lambda: metrics.scores_or_scorer(recommender.score, split.fit_train.shape),
+                                   collect=False)  # the fit's measure has just collected the garbage
+        evaluated = profiling.measure(lambda: _evaluate(scored.result, split, expl), collect=False)
         for record in evaluated.result:
             records.append({"model": name, **record})
         # the search's score: the validation part's ratings >= 4, ranked among every film not in the fitted part
         valid_ndcg = metrics.evaluate_topn(scored.result, split.fit_train, split.valid, ks=(10,),
                                            relevant_threshold=4.0, candidates="unrated")["ndcg@10"]
         records.append({"model": name, "metric": SELECTION["metric"], "value": valid_ndcg})
+        # each user's nDCG@10 and MEP@10 under the main choices: the bootstrap over users of the across-model claim
+        users = metrics.per_user_metrics(scored.result, split.fit_train + split.valid, split.test, ks=(10,),
+                                         relevant_threshold=4.0, explainable=expl, only=["ndcg", "mep"])
+        per_user[name] = {"users": users.index.to_numpy(np.int32), "ndcg": users["ndcg@10"].to_numpy(np.float32),
+                          "mep": users["mep@10"].to_numpy(np.float32)}
         # with a scorer (large data) the model scores while the lists are ranked: that time is scoring time too
         score_seconds = scored.seconds + (evaluated.seconds if callable(scored.result) else 0.0)
         records += [{"model": name, "metric": "fit_and_score_seconds", "value": fitted.seconds + score_seconds},
@@ -156,7 +162,7 @@ def fit_and_evaluate(model: str, seed: int, settings: dict[str, Any], dataset: s
         history = getattr(fitted.result, "history_", None)
         if entry.trained and history is not None:
             records.append({"model": name, "metric": "epochs_trained", "value": len(history)})
-    return runner.JobOutput(records)
+    return runner.JobOutput(records, per_user)
 
 
 @dataclass(frozen=True)
@@ -221,10 +227,13 @@ def run(config: Config = Config()) -> ChapterResult:
     frame = outcome.frame[outcome.frame["model"].isin(names)]
     frame = _keep_chosen(frame, {(m, s): plans[("SEMAUTO" if m.startswith("SEMAUTO") else m, s)]
                                  for m in names for s in c.seeds})
+    kept = set(frame.loc[frame["metric"] == "ndcg", ["model", "seed", "trial"]].itertuples(index=False, name=None))
+    per_user = {(m, job.labels["seed"]): values for job, found in zip(jobs, outcome.artifacts)
+                for m, values in found.items() if (m, job.labels["seed"], job.labels["trial"]) in kept}
     split = holdout(c.seeds[0], "holdout", 0.2, valid_fraction=0.2, **source)
     settings = used  # the first trial's settings of every model (SEMAUTO's two recommenders share "SEMAUTO")
     return ChapterResult(frame.reset_index(drop=True), config, timer.seconds,
-                         {"models": names, "settings": settings,
+                         {"models": names, "settings": settings, "per_user": per_user,
                           "spaces": {g: {k: str(v) for k, v in space.items()} for g, space in spaces.items()},
                           "design": C.Resampling.random_splits(split.fit_train.nnz, split.test.nnz, "ratings"),
                           "protocol": {**PROTOCOL, "models": names, "model_settings": settings, "trials": c.trials,
@@ -461,33 +470,74 @@ def model_means(result: ChapterResult, exclude: tuple[str, ...] = (), **choice: 
     return wide.drop(index=[m for m in exclude if m in wide.index])
 
 
+def _correlation_draws(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
+    """The correlation across models (columns) of two metrics in every resample (rows); NaN-free draws only."""
+    import scipy.stats
+
+    if method == "spearman":  # ranks within each resample (ties averaged), then Pearson on the ranks
+        a, b = scipy.stats.rankdata(a, axis=1), scipy.stats.rankdata(b, axis=1)
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+    scale = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    draws = ((a * b).sum(axis=1) / np.where(scale > 0, scale, np.nan))
+    return draws[np.isfinite(draws)]  # resamples with one distinct model have no correlation
+
+
+def _correlation_verdict(observed: float, draws: np.ndarray, method: str, n_models: int, over: str
+                         ) -> C.Judgement:
+    low, high = np.percentile(draws, [2.5, 97.5])
+    verdict = "holds" if high < 0 else "does not hold" if low > 0 else "inconclusive"
+    p = float(min(1.0, 2 * min(np.mean(draws >= 0), np.mean(draws <= 0))))
+    label = "Spearman rho" if method == "spearman" else "Pearson r"
+    return C.Judgement(verdict, f"{label}(MEP@10, nDCG@10) across {n_models} models = {observed:+.3f} (95% bootstrap "
+                                f"interval over {over} [{low:+.3f}, {high:+.3f}]); claim < 0",
+                       f"bootstrap over the {over} ({len(draws)} resamples)", "bootstrap", p)
+
+
+def _observed(mep: np.ndarray, ndcg: np.ndarray, method: str) -> float:
+    import scipy.stats
+
+    return float(scipy.stats.spearmanr(mep, ndcg)[0] if method == "spearman" else np.corrcoef(mep, ndcg)[0, 1])
+
+
 def across_models(result: ChapterResult, exclude: tuple[str, ...] = (), method: str = "spearman",
                   n_boot: int = 2000, seed: int = 0, **choice: Any) -> C.Judgement:
     """"More explainable lists are less accurate", judged across models (the unit the claim is about): the rank (or
     Pearson) correlation of the models' mean MEP@10 and nDCG@10, with a percentile interval from resampling the
     models with replacement; holds when the interval lies below 0, does not hold when above."""
-    import scipy.stats
-
     means = model_means(result, exclude, **choice)
     mep, ndcg = means["mep"].to_numpy(), means["ndcg"].to_numpy()
     pick = np.random.default_rng(seed).integers(0, len(mep), (n_boot, len(mep)))  # resampled model sets
-    a, b = mep[pick], ndcg[pick]
-    if method == "spearman":  # ranks within each resample (ties averaged), then Pearson on the ranks
-        a, b = scipy.stats.rankdata(a, axis=1), scipy.stats.rankdata(b, axis=1)
-        observed = float(scipy.stats.spearmanr(mep, ndcg)[0])
-    else:
-        observed = float(np.corrcoef(mep, ndcg)[0, 1])
-    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
-    scale = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
-    draws = ((a * b).sum(axis=1) / np.where(scale > 0, scale, np.nan))
-    draws = draws[np.isfinite(draws)]  # resamples with one distinct model have no correlation
-    low, high = np.percentile(draws, [2.5, 97.5])
-    verdict = "holds" if high < 0 else "does not hold" if low > 0 else "inconclusive"
-    p = float(min(1.0, 2 * min(np.mean(draws >= 0), np.mean(draws <= 0))))
-    label = "Spearman rho" if method == "spearman" else "Pearson r"
-    return C.Judgement(verdict, f"{label}(MEP@10, nDCG@10) across {len(mep)} models = {observed:+.3f} (95% bootstrap "
-                                f"interval over models [{low:+.3f}, {high:+.3f}]); claim < 0",
-                       f"bootstrap over the {len(mep)} models ({len(draws)} resamples)", "bootstrap", p)
+    draws = _correlation_draws(mep[pick], ndcg[pick], method)
+    return _correlation_verdict(_observed(mep, ndcg, method), draws, method, len(mep), "models")
+
+
+def across_users(result: ChapterResult, exclude: tuple[str, ...] = (), n_boot: int = 1000, seed: int = 0
+                 ) -> C.Judgement:
+    """The same Spearman correlation across the models, its interval from resampling the USERS (the same resample
+    for every model and seed; the models fixed): how much the relationship rests on which users were tested. Each
+    resample's model means are weighted user counts, one matrix product for every model and seed at once."""
+    per_user = result["per_user"]
+    names = [m for m in result["models"] if m not in exclude and any(k[0] == m for k in per_user)]
+    seeds = sorted({k[1] for k in per_user})
+    n_users = 1 + max(int(v["users"].max()) for v in per_user.values())
+    counts = np.zeros((n_boot, n_users))
+    np.add.at(counts, (np.repeat(np.arange(n_boot), n_users),
+                       np.random.default_rng(seed).integers(0, n_users, n_boot * n_users)), 1.0)
+    means = {}
+    for metric in ("mep", "ndcg"):
+        values = np.full((n_users, len(names) * len(seeds)), np.nan)
+        for j, (m, s) in enumerate((m, s) for m in names for s in seeds):
+            values[per_user[(m, s)]["users"], j] = per_user[(m, s)][metric]
+        seen = np.isfinite(values)
+        with np.errstate(invalid="ignore"):  # a resample of only users without a relevant film: no mean (NaN)
+            drawn = (counts @ np.where(seen, values, 0.0)) / (counts @ seen)  # (n_boot, models x seeds)
+        means[metric] = drawn.reshape(n_boot, len(names), len(seeds)).mean(axis=2)
+        full = (np.nansum(values, axis=0) / seen.sum(axis=0)).reshape(len(names), len(seeds)).mean(axis=1)
+        means[f"observed {metric}"] = full
+    whole = np.isfinite(means["mep"]).all(axis=1) & np.isfinite(means["ndcg"]).all(axis=1)
+    draws = _correlation_draws(means["mep"][whole], means["ndcg"][whole], "spearman")
+    observed = _observed(means["observed mep"], means["observed ndcg"], "spearman")
+    return _correlation_verdict(observed, draws, "spearman", len(names), "users")
 
 
 #: comparison claim -> (chapter, the chapter's claim it restates, why the two protocols may disagree)
@@ -555,6 +605,7 @@ def claims(result: ChapterResult) -> list[C.Claim]:
         negative = C.Bound(0.0, "the claim is a trade-off: only the sign of the correlation matters")
         main = across_models(result)
         alternatives = {"without the controls (Random, Pop)": across_models(result, exclude=CONTROLS),
+                        "bootstrap over users (the models fixed)": across_users(result),
                         "Pearson r instead of Spearman": across_models(result, method="pearson"),
                         "per seed, Pearson r over seeds (corrected t: split noise only)": C.threshold(
                             _correlations(result), below=negative, design=design,

@@ -119,3 +119,35 @@ def test_every_model_gets_the_same_trials_and_keeps_only_its_chosen_trial(search
 def test_the_trials_parameter_is_checked():
     with pytest.raises(ConfigError, match="trials must be an integer >= 1"):
         comparison.Config(trials=0).validate()
+
+
+def _per_user_result(values: dict[str, tuple[np.ndarray, np.ndarray]], seeds=(0, 1)):
+    per_user = {(m, s): {"users": np.arange(len(mep), dtype=np.int32), "mep": mep.astype(np.float32),
+                         "ndcg": ndcg.astype(np.float32)} for m, (mep, ndcg) in values.items() for s in seeds}
+    return comparison.ChapterResult(None, comparison.Config(), {}, {"models": list(values), "per_user": per_user})
+
+
+def test_the_bootstrap_over_users_collapses_when_every_user_agrees():
+    n = 50
+    same = lambda v: np.full(n, v)  # noqa: E731
+    # three models, MEP rising while nDCG falls, identical for every user: every resample gives rho = -1
+    result = _per_user_result({"A": (same(0.1), same(0.3)), "B": (same(0.2), same(0.2)), "C": (same(0.3), same(0.1))})
+    judged = comparison.across_users(result, n_boot=200)
+    assert judged.verdict == "holds" and "= -1.000" in judged.measured and "[-1.000, -1.000]" in judged.measured
+    excluded = comparison.across_users(_per_user_result({"A": (same(0.1), same(0.3)), "B": (same(0.2), same(0.2))}))
+    assert "across 2 models" in excluded.measured
+
+
+def test_the_bootstrap_over_users_moves_with_users_who_disagree():
+    rng = np.random.default_rng(1)
+    n = 200
+    # model B's nDCG is above A's for half the users and below for the other half: the order of A and B (the sign
+    # of their correlation, +1 or -1) depends on which users are drawn, so the interval spans zero
+    a_ndcg = np.full(n, 0.2)
+    b_ndcg = np.where(np.arange(n) < n // 2, 0.0, 0.4) + rng.normal(0, 1e-3, n)
+    result = _per_user_result({"A": (np.full(n, 0.1), a_ndcg), "B": (np.full(n, 0.2), b_ndcg)})
+    judged = comparison.across_users(result, n_boot=400)
+    assert judged.verdict == "inconclusive", judged.measured
+    nan_users = _per_user_result({"A": (np.full(4, 0.1), np.array([0.3, np.nan, 0.3, 0.3])),
+                                  "B": (np.full(4, 0.2), np.full(4, 0.2)), "C": (np.full(4, 0.3), np.full(4, 0.1))})
+    assert comparison.across_users(nan_users, n_boot=100).verdict == "holds", "users without a relevant film: skipped"
