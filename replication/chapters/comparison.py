@@ -294,23 +294,25 @@ def search_table(result: ChapterResult) -> pd.DataFrame:
 
 
 def search_figure(result: ChapterResult) -> plt.Figure:
-    """The search's best-so-far validation nDCG@10 after each trial, per model (mean over seeds, relative to the
-    first trial: how much the search added to the defaults)."""
+    """The search's best-so-far validation nDCG@10 after each trial, per model, minus the first trial's (the
+    defaults): how much the search added, mean over seeds (absolute, so a model near zero does not dominate)."""
     f = result.frame
     valid = f[f["metric"] == SELECTION["metric"]]
     fig, ax = plt.subplots(figsize=(10, 4.5))
-    for i, model in enumerate(m for m in result["models"] if m in set(valid["model"])):
+    searched = [m for m in result["models"] if m in set(valid["model"])]
+    for i, model in enumerate(searched):
         mine = valid[valid["model"] == model].pivot_table(index="seed", columns="trial", values="value")
         if mine.shape[1] < 2:
             continue
         curves = np.array([search.best_so_far(row) for row in mine.to_numpy()])
-        gain = (curves / curves[:, :1] - 1.0).mean(axis=0) * 100
-        ax.plot(np.arange(1, len(gain) + 1), gain, marker="o", color=plots.PALETTE[i % len(plots.PALETTE)],
-                label=model)
+        gain = (curves - curves[:, :1]).mean(axis=0)
+        n = len(plots.PALETTE)
+        ax.plot(np.arange(1, len(gain) + 1), gain, marker="o", color=plots.PALETTE[i % n],
+                linestyle=("-", "--", ":")[(i // n) % 3], label=model)
     ax.axhline(0.0, color="grey", lw=0.8)
     ax.set_xticks(np.arange(1, result.config.trials + 1))
-    ax.legend(fontsize=7, ncol=3)
-    plots.label_axes(ax, "trial (1 = the default settings)", "best validation nDCG@10 so far (% over trial 1)",
+    ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1.0), loc="upper left")
+    plots.label_axes(ax, "trial (1 = the default settings)", "best validation nDCG@10 so far − trial 1's",
                      "What the search adds to each model's defaults")
     fig.tight_layout()
     return fig
