@@ -558,9 +558,11 @@ RESTATED = {
 }
 
 
-def reconciliation(claims_here: list[C.Claim], results_dir: str | Path = "") -> pd.DataFrame:
+def reconciliation(claims_here: list[C.Claim], results_dir: str | Path = "", result: ChapterResult | None = None
+                   ) -> pd.DataFrame:
     """Every comparison claim that restates a chapter's claim, with the chapter's verdict beside this chapter's (read
-    from the chapter's results file in `results_dir`; "not run" when it is absent) and why they may differ."""
+    from the chapter's results file in `results_dir`; "not run" when it is absent) and why they may differ. With
+    `result`, the table is also kept in its protocol, so that the chapter's results file records it."""
     from ..report import chapter_results
 
     folder = Path(results_dir) if results_dir else results.default_results_dir()
@@ -575,6 +577,8 @@ def reconciliation(claims_here: list[C.Claim], results_dir: str | Path = "") -> 
                      "there": theirs["verdict"] if theirs else "not run",
                      "agree": "" if not theirs else "yes" if theirs["verdict"] == c.verdict else "no",
                      "why they may differ": why})
+    if result is not None and "protocol" in result.artifacts:
+        result.artifacts["protocol"]["reconciliation"] = rows
     return pd.DataFrame(rows).set_index("claim") if rows else pd.DataFrame()
 
 

@@ -151,3 +151,25 @@ def test_the_bootstrap_over_users_moves_with_users_who_disagree():
     nan_users = _per_user_result({"A": (np.full(4, 0.1), np.array([0.3, np.nan, 0.3, 0.3])),
                                   "B": (np.full(4, 0.2), np.full(4, 0.2)), "C": (np.full(4, 0.3), np.full(4, 0.1))})
     assert comparison.across_users(nan_users, n_boot=100).verdict == "holds", "users without a relevant film: skipped"
+
+
+def test_the_reconciliation_reads_each_chapters_verdict_and_is_kept_in_the_results(tmp_path):
+    from replication import results as R
+    from replication.experiments import claims as C
+
+    def claim(cid: str, verdict: str) -> C.Claim:
+        return C.Claim(cid, "a statement", "higher", "measured", verdict, "test", source=C.BOOK,
+                       sensitivity=[{"choice": "another", "measured": "m", "verdict": verdict}])
+
+    R.write_results(tmp_path, "eautorec", config={}, seeds=[0], metrics=[{"metric": "x", "value": 1.0}],
+                    claims=[claim("mep_every_n", "inconclusive"), claim("map_every_n", "holds")], timings={},
+                    data={})
+    here = [claim("eautorec_mep", "inconclusive"), claim("eautorec_map", "does not hold"),
+            claim("vae_over_dae", "holds"), claim("vae_over_ease", "holds")]
+    result = comparison.ChapterResult(None, comparison.Config(), {}, {"protocol": {}})
+    table = comparison.reconciliation(here, tmp_path, result)
+    assert list(table.index) == ["eautorec_mep", "eautorec_map", "vae_over_dae"], "only restated claims"
+    assert table.loc["eautorec_mep", "agree"] == "yes" and table.loc["eautorec_map", "agree"] == "no"
+    assert table.loc["eautorec_map", "there"] == "holds"
+    assert table.loc["vae_over_dae", "there"] == "not run" and table.loc["vae_over_dae", "agree"] == ""
+    assert [r["claim"] for r in result["protocol"]["reconciliation"]] == list(table.index), "kept for the file"
