@@ -8,7 +8,7 @@ what happens to the item when the model reads a changed input row:
     X = users x items CSR the model reads; items[u] = the item recommended to user u (one pair per row)
     cited = ranked_entries(linear_contributions(X, model.weights_, items))     # the native explanation
     loo = ranked_entries(leave_one_out(model.score, X, items))                 # the post-hoc one
-    control = random_entries(X, seed=0)                                        # as many random rated items
+    control = matched_control(X, cited, seed=0)                                # as many random rated items
     deletion_effects(model.score, X, items, cited, ms=(1, 2, 5, 10), k=10)     # per user and m
 
 Everything is vectorized over users: one CSR of changed rows per m, scored in one call (the model's `score` of
@@ -121,6 +121,15 @@ def random_entries(X, seed: int = 0) -> np.ndarray:
     return ranked_entries(_pattern_values(X, keys))
 
 
+def matched_control(X, elements: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The control of an explanation that cites only some of a row's rated items (those with a non-zero weight):
+    as many random rated items of the same row as the explanation cites, in a seeded random order."""
+    control = random_entries(X, seed)
+    cited = (np.asarray(elements) >= 0).sum(axis=1)
+    control[np.arange(control.shape[1])[None, :] >= cited[:, None]] = -1
+    return control
+
+
 def _selected(X: sp.csr_array, elements: np.ndarray, m: int) -> sp.csr_array:
     """A 0/1 matrix of X's shape marking the first m elements of every row."""
     chosen = np.asarray(elements)[:, :m]
@@ -146,29 +155,31 @@ def keep_only(X, elements: np.ndarray, m: int) -> sp.csr_array:
 
 
 def deletion_effects(scorer: Scorer, X, items: np.ndarray, elements: np.ndarray, ms: Sequence[int] = (1, 2, 5, 10),
-                     k: int = 10) -> pd.DataFrame:
+                     k: int = 10, exclude=None) -> pd.DataFrame:
     """Per user and m: the recommended item's rank before and after its first m cited elements are deleted from
-    the input, its score drop, whether the deletion drops it out of the top k (necessity), and whether the first m
-    elements alone keep it in the top k (sufficiency). Ranks are among the items the ORIGINAL row has not rated
-    (a deleted item is still one the user has seen). Rows that cite fewer than m elements delete what they cite."""
+    the input (and with only them kept), its score drop, whether the deletion drops it out of the top k
+    (necessity), and whether the first m elements alone keep it in the top k (sufficiency). Ranks are among the
+    items not in `exclude` (default: the ORIGINAL row's items; a deleted item is still one the user has seen), so
+    other cut-offs can be read from the rank columns. Rows that cite fewer than m elements delete what they cite."""
     X = _rows(X)
     items = _check_items(items, X)
+    exclude = X if exclude is None else _rows(exclude, "exclude")
     if min(ms) < 1:
         raise DataError(f"ms must be integers >= 1, got {list(ms)}")
     before_scores = np.asarray(scorer(X))
     users = np.arange(X.shape[0])
-    before_rank = ranks(before_scores, items, X)
+    before_rank = ranks(before_scores, items, exclude)
     before = before_scores[users, items]
     cited = (np.asarray(elements) >= 0).sum(axis=1)
     parts = []
     for m in ms:
         after_scores = np.asarray(scorer(delete(X, elements, m)))
         alone_scores = np.asarray(scorer(keep_only(X, elements, m)))
-        after_rank = ranks(after_scores, items, X)
-        alone_rank = ranks(alone_scores, items, X)
+        after_rank = ranks(after_scores, items, exclude)
+        alone_rank = ranks(alone_scores, items, exclude)
         parts.append(pd.DataFrame({
             "user": users, "m": m, "deleted": np.minimum(cited, m), "rank_before": before_rank,
-            "rank_after": after_rank, "rank_drop": after_rank - before_rank,
+            "rank_after": after_rank, "rank_alone": alone_rank, "rank_drop": after_rank - before_rank,
             "score_drop": before - after_scores[users, items],
             "necessary": (before_rank < k) & (after_rank >= k), "sufficient": alone_rank < k}))
     return pd.concat(parts, ignore_index=True)

@@ -22,7 +22,7 @@ ATOL = 0.005  # for metrics near zero
 SKIP_WORDS = ("time", "seconds", "memory", "peak", "wall", "speed", "epoch")
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "tests" / "reference"
 SMOKE_REFERENCE_DIR = REFERENCE_DIR / "smoke"  # the same at the tiny parameters of notebooks/smoke.yml
-SMOKE_CHAPTERS = ("data", "autoencoders", "semauto", "eautorec", "cvae", "comparison")
+SMOKE_CHAPTERS = ("data", "autoencoders", "semauto", "eautorec", "cvae", "comparison", "faithfulness")
 
 
 def record_key(record: dict) -> str:

@@ -149,7 +149,8 @@ def error_control(all_results: dict[str, dict], fdr: float = 0.05) -> dict[str, 
 # the chapters that replicate a paper, and the paper: the findings page's first column
 PAPER_CHAPTERS = {"autoencoders": "The autoencoder primer (teaching chapter)", "semauto": "SEMAUTO (Bellini et al.)",
                   "eautorec": "E-AutoRec (Haghighi, Seton & Nasraoui)", "cvae": "C-VAE (Carraro, Polato & Aiolli)",
-                  "comparison": "All models under one protocol", "data": "The data"}
+                  "comparison": "All models under one protocol",
+                  "faithfulness": "Are the explanations faithful? (the book's question)", "data": "The data"}
 
 
 def findings_table(all_results: dict[str, dict]) -> pd.DataFrame:

@@ -44,6 +44,15 @@ def test_the_random_control_cites_as_many_of_the_users_own_items():
         np.testing.assert_array_equal(removed, np.minimum(per_row, m))
 
 
+def test_the_matched_control_cites_as_many_random_items_as_the_explanation():
+    X = random_rows()
+    cited = F.ranked_entries(sp.csr_array(X.multiply(random_rows(seed=9))))  # cites only some rated items
+    control = F.matched_control(X, cited, seed=1)
+    np.testing.assert_array_equal((control >= 0).sum(axis=1), (cited >= 0).sum(axis=1))
+    for u in range(X.shape[0]):
+        assert set(control[u][control[u] >= 0]) <= set(X.indices[X.indptr[u]:X.indptr[u + 1]])
+
+
 def test_ranked_entries_orders_by_weight_then_item():
     W = sp.csr_array(np.array([[0.5, 0.0, 0.9, 0.5], [0.0, 0.0, 0.0, -1.0]]))
     np.testing.assert_array_equal(F.ranked_entries(W), [[2, 0, 3], [3, -1, -1]])

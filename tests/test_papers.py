@@ -59,7 +59,7 @@ def test_bad_sources_are_refused_by_name(source, message):
         C.claim("x", "A beats B", None, judged, no_alternative="a test", source=source)
 
 
-PAPER_CHAPTERS = ("autoencoders", "semauto", "eautorec", "cvae", "comparison")
+PAPER_CHAPTERS = ("autoencoders", "semauto", "eautorec", "cvae", "comparison", "faithfulness")
 
 
 def test_every_paper_chapter_records_its_deviations_and_its_headline():
