@@ -36,12 +36,13 @@ def _rows(X, name: str = "X") -> sp.csr_array:
     return out
 
 
-def _check_items(items: np.ndarray, X: sp.csr_array) -> np.ndarray:
+def _check_items(items: np.ndarray, n_rows: int, n_items: int) -> np.ndarray:
+    """One recommended item per input row, an index into the scores' columns."""
     items = np.asarray(items)
-    if items.shape != (X.shape[0],) or not np.issubdtype(items.dtype, np.integer):
-        raise DataError(f"items must hold one integer item per row of X ({X.shape[0]}), got shape {items.shape}")
-    if items.size and (items.min() < 0 or items.max() >= X.shape[1]):
-        raise DataError(f"items must lie in [0, {X.shape[1] - 1}], got [{items.min()}, {items.max()}]")
+    if items.shape != (n_rows,) or not np.issubdtype(items.dtype, np.integer):
+        raise DataError(f"items must hold one integer item per row of X ({n_rows}), got shape {items.shape}")
+    if items.size and (items.min() < 0 or items.max() >= n_items):
+        raise DataError(f"items must lie in [0, {n_items - 1}], got [{items.min()}, {items.max()}]")
     return items.astype(np.int64)
 
 
@@ -64,13 +65,15 @@ def _pattern_values(X: sp.csr_array, values: np.ndarray) -> sp.csr_array:
     return sp.csr_array((values, X.indices.copy(), X.indptr.copy()), shape=X.shape)
 
 
-def linear_contributions(X, W: np.ndarray, items: np.ndarray) -> sp.csr_array:
-    """The native explanation of a linear item-item model (score = X @ W: item-kNN, EASE): on X's pattern, each
-    rated item j's share x_uj * W[j, items[u]] of the recommended item's score."""
+def linear_contributions(X, W, items: np.ndarray) -> sp.csr_array:
+    """The native explanation of a model linear in what it reads (score = X @ W: item-kNN and EASE on the rated
+    items, SEMAUTO's feature summation on the profile, W = the item x feature mask transposed): on X's pattern, each
+    element j's share x_uj * W[j, items[u]] of the recommended item's score. W dense or sparse."""
     X = _rows(X)
-    items = _check_items(items, X)
+    items = _check_items(items, X.shape[0], W.shape[1])
     owners = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    return _pattern_values(X, X.data * np.asarray(W)[X.indices, items[owners]])
+    weights = (sp.csr_array(W) if sp.issparse(W) else np.asarray(W))[X.indices, items[owners]]
+    return _pattern_values(X, X.data * np.asarray(weights, dtype=np.float64).ravel())
 
 
 def _expanded_without_one(X: sp.csr_array) -> tuple[sp.csr_array, np.ndarray]:
@@ -89,8 +92,9 @@ def leave_one_out(scorer: Scorer, X, items: np.ndarray, block: int = 4096) -> sp
     score falls when the rated item alone is removed from the user's row (score(x_u)[i] - score(x_u - x_uj e_j)[i]).
     The rows without one entry are scored `block` at a time, never one user at a time."""
     X = _rows(X)
-    items = _check_items(items, X)
-    base = np.asarray(scorer(X))[np.arange(X.shape[0]), items]
+    scores = np.asarray(scorer(X))
+    items = _check_items(items, X.shape[0], scores.shape[1])
+    base = scores[np.arange(X.shape[0]), items]
     expanded, owners = _expanded_without_one(X)
     after = np.empty(X.nnz)
     for start in range(0, X.nnz, block):
@@ -162,11 +166,11 @@ def deletion_effects(scorer: Scorer, X, items: np.ndarray, elements: np.ndarray,
     items not in `exclude` (default: the ORIGINAL row's items; a deleted item is still one the user has seen), so
     other cut-offs can be read from the rank columns. Rows that cite fewer than m elements delete what they cite."""
     X = _rows(X)
-    items = _check_items(items, X)
     exclude = X if exclude is None else _rows(exclude, "exclude")
     if min(ms) < 1:
         raise DataError(f"ms must be integers >= 1, got {list(ms)}")
     before_scores = np.asarray(scorer(X))
+    items = _check_items(items, X.shape[0], before_scores.shape[1])
     users = np.arange(X.shape[0])
     before_rank = ranks(before_scores, items, exclude)
     before = before_scores[users, items]

@@ -151,3 +151,24 @@ def test_bad_inputs_fail_with_one_line():
         F.linear_contributions(X, np.eye(5), np.array([0, 1, 7]))
     with pytest.raises(DataError, match="ms must be integers >= 1"):
         F.deletion_effects(lambda r: r.toarray(), X, np.array([0, 1, 2]), F.random_entries(X), ms=(0,))
+
+
+def test_a_feature_explanation_reads_a_profile_and_scores_items():
+    # SEMAUTO's summation: score(u, i) = sum_f P[u, f] M[i, f]; the elements are profile features, not items
+    rng = np.random.default_rng(7)
+    P = sp.csr_array(np.where(rng.random((5, 8)) < 0.5, rng.random((5, 8)), 0.0))
+    M = sp.csr_array((rng.random((11, 8)) < 0.3).astype(float))
+    items = np.arange(5)
+
+    def scorer(rows: sp.csr_array) -> np.ndarray:
+        return np.asarray(sp.csr_array(rows @ M.T).toarray())
+
+    dense = F.linear_contributions(P, M.T.toarray(), items)
+    sparse = F.linear_contributions(P, sp.csr_array(M.T), items)
+    np.testing.assert_allclose(sparse.toarray(), dense.toarray())
+    np.testing.assert_allclose(dense.toarray(), P.toarray() * M.toarray()[items], rtol=1e-12)
+    exclude = sp.csr_array((5, 11))
+    effects = F.deletion_effects(scorer, P, items, F.ranked_entries(dense), ms=(1, 2), exclude=exclude)
+    one = effects[effects["m"] == 1]
+    top = dense.toarray().max(axis=1)
+    np.testing.assert_allclose(one["score_drop"], np.where(top > 0, top, 0.0), atol=1e-12)

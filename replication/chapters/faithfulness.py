@@ -7,7 +7,9 @@ the native explanation of the linear item-item models (item-kNN, EASE: x_uj * W[
 influence of Mult-VAE, a model never built to explain (how much the film's score falls when the rated film alone is
 removed). Deletion test: the top m cited films are removed from what the model reads and the film is re-ranked;
 necessity (PN) = the deletion drops it out of the top 10; sufficiency (PS) = the m cited films alone keep it in.
-Controls: as many random rated films of the same user; the untrained Mult-VAE explained the same way.
+SEMAUTO's summation recommender is explained by the knowledge-graph features of the film weighted by the user's
+profile (P[u, f] M[i, f]); deleting a feature zeroes it in the profile. Controls: as many random elements of the
+same user (rated films, profile features); the untrained Mult-VAE explained the same way.
 """
 
 from __future__ import annotations
@@ -26,14 +28,16 @@ from ..checks import check_seeds
 from ..errors import ConfigError
 from ..experiments import claims as C
 from ..experiments import runner
-from ..experiments.protocols import holdout, load_data
+from ..experiments.protocols import holdout, item_features, load_data, side_information
 from ..splits import positives
 from .common import ChapterResult, OnData, param, setup
 from .comparison import DEFAULT_SETTINGS
 
 #: explained model -> (the model fitted, how its explanation is made)
-EXPLAINED = {"ItemKNN": ("ItemKNN", "native"), "EASE": ("EASE", "native"), "Mult-VAE": ("Mult-VAE", "leave-one-out"),
+EXPLAINED = {"ItemKNN": ("ItemKNN", "native"), "EASE": ("EASE", "native"),
+             "SEMAUTO-sum": ("SEMAUTO-sum", "native, features"), "Mult-VAE": ("Mult-VAE", "leave-one-out"),
              "untrained Mult-VAE": ("Mult-VAE", "leave-one-out")}
+FEATURES = ("SEMAUTO-sum",)  # explained by knowledge-graph features of the user's profile, not by rated films
 NATIVE_WEIGHTS = {"ItemKNN": "similarity_", "EASE": "weights_"}  # the item-item matrix of each linear model
 KINDS = ("cited", "random")  # the explanation's elements, and the control: as many random rated films
 KS = (10, 20)  # the list lengths necessity and sufficiency are read at (the main one first)
@@ -41,26 +45,36 @@ DEVIATIONS = {
     "settings": "the models run at the comparison's default settings (its first search trial), not at each split's "
                 "searched ones",
     "elements": "this chapter tests explanations made of the user's rated films (item-kNN, EASE, and the "
-                "leave-one-out explainer); SEMAUTO's features, the neighbours of E-AutoRec and user-kNN, and C-VAE's "
-                "condition are not tested yet",
+                "leave-one-out explainer) and of SEMAUTO's profile features (its summation recommender); the "
+                "neighbours of E-AutoRec, user-kNN and SEMAUTO-kNN, and C-VAE's condition are not tested yet",
     "deletion": "a deleted film leaves the model's input but is still never recommended (the user has seen it)",
 }
 
 
-def _fitted(name: str, seed: int, split, settings: dict[str, Any]):
-    """The explained model fitted as the comparison fits it, with the input rows it reads (0/1: the linear models
-    binarize every rating, the VAE reads the ratings >= 4)."""
+def _fitted(name: str, seed: int, split, settings: dict[str, Any], source: dict[str, str]):
+    """The explained model fitted as the comparison fits it, the rows of elements its explanation cites and the
+    scorer of changed rows: the input rows it reads for the rated-film explanations (0/1: the linear models binarize
+    every rating, the VAE reads the ratings >= 4); for SEMAUTO-sum the users' profiles over the knowledge-graph
+    features, scored by summation over each film's features (score = P M^T), with M^T as the linear weights."""
     model, _ = EXPLAINED[name]
     entry = models.MODELS[model]
     params = {**({"seed": seed} if entry.seeded else {}), **DEFAULT_SETTINGS.get(model, {}), **settings}
+    if name in FEATURES:
+        side = side_information(entry.side, split.fit_train, **source)
+        fitted = models.make(model, **{**DEFAULT_SETTINGS["SEMAUTO"], **settings}).fit(split.fit_train, side=side)
+        mask_t = sp.csr_array(fitted.item_features_.T)
+        return (lambda rows: np.asarray(sp.csr_array(rows @ mask_t).toarray())), sp.csr_array(fitted.profiles()), \
+            mask_t
     if entry.implicit:
         train = positives(split.fit_train)
         if name.startswith("untrained"):
-            return models.make(model, **params).untrained(train), sp.csr_array(train, dtype=np.float64)
-        valid = metrics.Validation(positives(split.valid), metric="ndcg@100", exclude=train)
-        return models.make(model, **params).fit(train, valid=valid), sp.csr_array(train, dtype=np.float64)
-    X = sp.csr_array((split.fit_train > 0).astype(np.float64))
-    return models.make(model, **params).fit(split.fit_train), X
+            fitted = models.make(model, **params).untrained(train)
+        else:
+            valid = metrics.Validation(positives(split.valid), metric="ndcg@100", exclude=train)
+            fitted = models.make(model, **params).fit(train, valid=valid)
+        return fitted.score, sp.csr_array(train, dtype=np.float64), None
+    fitted = models.make(model, **params).fit(split.fit_train)
+    return fitted.score, sp.csr_array((split.fit_train > 0).astype(np.float64)), getattr(fitted, NATIVE_WEIGHTS[model])
 
 
 def explain_job(model: str, seed: int, ms: list[int], settings: dict[str, Any], dataset: str = "ml-100k",
@@ -68,17 +82,15 @@ def explain_job(model: str, seed: int, ms: list[int], settings: dict[str, Any], 
     """One model on one split: its top film per user, the explanation and the random control, and for every m the
     deletion effects (users' means of necessity and sufficiency at each list length, rank and score drop)."""
     split = holdout(seed, "holdout", 0.2, valid_fraction=0.2, dataset=dataset, data_dir=data_dir)
-    fitted, X = _fitted(model, seed, split, settings)
+    scorer, X, linear = _fitted(model, seed, split, settings, {"dataset": dataset, "data_dir": data_dir})
     known = split.fit_train + split.valid
-    items = metrics.top_k(fitted.score(X), 1, exclude=known)[:, 0]
-    _, how = EXPLAINED[model]
-    weights = (F.linear_contributions(X, getattr(fitted, NATIVE_WEIGHTS[model]), items) if how == "native"
-               else F.leave_one_out(fitted.score, X, items))
+    items = metrics.top_k(scorer(X), 1, exclude=known)[:, 0]
+    weights = F.linear_contributions(X, linear, items) if linear is not None else F.leave_one_out(scorer, X, items)
     cited = F.ranked_entries(weights)  # the rated films with a non-zero weight toward the top film
     elements = {"cited": cited, "random": F.matched_control(X, cited, seed)}
     records, example = [], {}
     for kind, chosen in elements.items():
-        effects = F.deletion_effects(fitted.score, X, items, chosen, ms=ms, k=KS[0], exclude=known)
+        effects = F.deletion_effects(scorer, X, items, chosen, ms=ms, k=KS[0], exclude=known)
         effects["log_rank_ratio"] = np.log2((effects["rank_after"] + 1) / (effects["rank_before"] + 1))
         for m, group in effects.groupby("m"):
             values = {"rank_drop": group["rank_drop"].mean(), "log_rank_ratio": group["log_rank_ratio"].mean(),
@@ -99,7 +111,7 @@ def explain_job(model: str, seed: int, ms: list[int], settings: dict[str, Any], 
 
 @dataclass(frozen=True)
 class Config(OnData):
-    """The deletion tests of the explanations made of rated films."""
+    """The deletion tests of the explanations made of rated films and of profile features."""
 
     chapter = "faithfulness"
     seeds: tuple[int, ...] = param([0, 1, 2, 3, 4], "the comparison's per-user holdout splits")
@@ -126,11 +138,13 @@ def run(config: Config = Config()) -> ChapterResult:
     """Every explained model x seed through the runner."""
     setup()
     c = config
+    graph = c.dataset == "ml-100k" and not c.data_dir  # the knowledge graph exists for ML-100K as shipped
+    names = [m for m in c.models if graph or m not in FEATURES]
     jobs = [runner.Job(explain_job, {"model": m, "seed": s, "ms": list(c.ms),
                                      "settings": dict(c.settings.get(EXPLAINED[m][0], {})),
                                      "keep_example": s == c.seeds[0], **c.source},
-                       labels={"seed": s}, cost=3.0 if EXPLAINED[m][0] == "Mult-VAE" else 1.0)
-            for s in c.seeds for m in c.models]
+                       labels={"seed": s}, cost=3.0 if EXPLAINED[m][0] in ("Mult-VAE", "SEMAUTO-sum") else 1.0)
+            for s in c.seeds for m in names]
     timer = results.Timer()
     with timer("fit, explain and delete"):
         outcome = timer.count(runner.run(jobs, n_jobs=c.n_jobs, desc="faithfulness"))
@@ -174,7 +188,7 @@ def deletion_figure(result: ChapterResult) -> plt.Figure:
                         label="cited films" if kind == "cited" else "random rated films")
                 ax.fill_between(t["m"], t["mean"] - t["ci"], t["mean"] + t["ci"], color=color, alpha=0.2)
             ax.set_xticks(list(result.config.ms))
-            plots.label_axes(ax, "m (films deleted / kept)" if row else "", label if col == 0 else "",
+            plots.label_axes(ax, "m (elements deleted / kept)" if row else "", label if col == 0 else "",
                              f"{name} ({EXPLAINED[name][1]})" if row == 0 else "")
             ax.set_ylim(-0.02, 1.02)
     axes[0, 0].legend(fontsize=8)
@@ -198,6 +212,7 @@ def worked_example(result: ChapterResult, user: int | None = None, n: int = 2) -
     weights) and the film's rank after deleting them (m = n when n is one of the ms, else the nearest m)."""
     data = load_data(**result.config.source)
     title = data.items.set_index("item")["title"]
+    feature = pd.Series(item_features().labels())
     examples = result["examples"]
     if user is None:  # the first user whose top film the models agree on most, else user 0
         tops = np.array([examples[m]["cited"]["items"] for m in examples])
@@ -212,10 +227,11 @@ def worked_example(result: ChapterResult, user: int | None = None, n: int = 2) -
         weights = ex["weights"]
         row = weights[[user]]
         weight = dict(zip(row.indices, row.data))
+        label = feature if name in FEATURES else title
         rows.append({"model": name, "recommended": title.loc[item],
-                     "cited first": "; ".join(f"{title.loc[j]} ({weight.get(j, 0.0):+.3f})" for j in cited),
+                     "cited first": "; ".join(f"{label.loc[j]} [{weight.get(j, 0.0):+.3f}]" for j in cited),
                      f"rank after deleting {m}": int(ex["cited"]["rank_after"][user, ms.index(m)]),
-                     f"... {m} random films": int(ex["random"]["rank_after"][user, ms.index(m)])})
+                     f"... {m} random elements": int(ex["random"]["rank_after"][user, ms.index(m)])})
     return pd.DataFrame(rows).set_index("model")
 
 
@@ -250,12 +266,13 @@ def claims(result: ChapterResult) -> list[C.Claim]:
     m = result.config.m_main
     out = []
     for cid, model in (("itemknn_faithful", "ItemKNN"), ("ease_faithful", "EASE"),
-                       ("vae_posthoc_faithful", "Mult-VAE")):
+                       ("semauto_faithful", "SEMAUTO-sum"), ("vae_posthoc_faithful", "Mult-VAE")):
         if model in present:
             how = "its leave-one-out explanation" if EXPLAINED[model][1] == "leave-one-out" else "its explanation"
+            what = "profile features" if model in FEATURES else "rated films"
             main, alternatives = _judged(result, (model, "cited"), (model, "random"))
-            out.append(C.claim(cid, f"Deleting the {m} rated films {how} cites first drops {model}'s top film out of "
-                               f"the top 10 more often than deleting {m} random rated films (necessity)",
+            out.append(C.claim(cid, f"Deleting the {m} {what} {how} cites first drops {model}'s top film out of "
+                               f"the top 10 more often than deleting {m} random {what} (necessity)",
                                "- (no paper tests faithfulness)", main, alternatives, source=C.BOOK))
     if {"EASE", "Mult-VAE"} <= present:
         main, alternatives = _judged(result, ("EASE", "cited"), ("Mult-VAE", "cited"))
