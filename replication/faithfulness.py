@@ -76,30 +76,29 @@ def linear_contributions(X, W, items: np.ndarray) -> sp.csr_array:
     return _pattern_values(X, X.data * np.asarray(weights, dtype=np.float64).ravel())
 
 
-def _expanded_without_one(X: sp.csr_array) -> tuple[sp.csr_array, np.ndarray]:
-    """One row per stored entry of X: its user's row without that entry (and the row's owner)."""
-    counts = np.diff(X.indptr)
-    owners = np.repeat(np.arange(X.shape[0]), counts)
-    copies = X[owners]  # entry e's copy of its user's row
-    removed = sp.csr_array((X.data, (np.arange(X.nnz), X.indices)), shape=copies.shape)
+def _without_one(X: sp.csr_array, owners: np.ndarray, start: int, stop: int) -> sp.csr_array:
+    """For the stored entries start..stop of X, one row each: its user's row without that entry."""
+    copies = X[owners[start:stop]]
+    removed = sp.csr_array((X.data[start:stop], (np.arange(stop - start), X.indices[start:stop])), shape=copies.shape)
     out = sp.csr_array(copies - removed)
     out.eliminate_zeros()
-    return out, owners
+    return out
 
 
 def leave_one_out(scorer: Scorer, X, items: np.ndarray, block: int = 4096) -> sp.csr_array:
     """The post-hoc explanation of any model that scores input rows: on X's pattern, how much the recommended item's
     score falls when the rated item alone is removed from the user's row (score(x_u)[i] - score(x_u - x_uj e_j)[i]).
-    The rows without one entry are scored `block` at a time, never one user at a time."""
+    The rows without one entry are built and scored `block` at a time (memory: a block of rows, not one row per
+    rating of the data set), never one user at a time."""
     X = _rows(X)
     scores = np.asarray(scorer(X))
     items = _check_items(items, X.shape[0], scores.shape[1])
     base = scores[np.arange(X.shape[0]), items]
-    expanded, owners = _expanded_without_one(X)
+    owners = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
     after = np.empty(X.nnz)
     for start in range(0, X.nnz, block):
         stop = min(start + block, X.nnz)
-        scored = np.asarray(scorer(expanded[start:stop]))
+        scored = np.asarray(scorer(_without_one(X, owners, start, stop)))
         after[start:stop] = scored[np.arange(stop - start), items[owners[start:stop]]]
     return _pattern_values(X, base[owners] - after)
 
