@@ -212,8 +212,8 @@ def worked_example(result: ChapterResult, user: int | None = None, n: int = 2) -
     weights) and the film's rank after deleting them (m = n when n is one of the ms, else the nearest m)."""
     data = load_data(**result.config.source)
     title = data.items.set_index("item")["title"]
-    feature = pd.Series(item_features().labels())
     examples = result["examples"]
+    feature = pd.Series(item_features().labels()) if set(FEATURES) & set(examples) else None  # the graph's labels
     if user is None:  # the first user whose top film the models agree on most, else user 0
         tops = np.array([examples[m]["cited"]["items"] for m in examples])
         agree = (tops == tops[0]).sum(axis=0)
