@@ -227,20 +227,23 @@ def run(config: Config = Config()) -> ChapterResult:
     frame = outcome.frame[outcome.frame["model"].isin(names)]
     frame = _keep_chosen(frame, {(m, s): plans[("SEMAUTO" if m.startswith("SEMAUTO") else m, s)]
                                  for m in names for s in c.seeds})
-    kept = set(frame.loc[frame["metric"] == "ndcg", ["model", "seed", "trial"]].itertuples(index=False, name=None))
+    kept = set(chosen_trials(frame).itertuples(index=False, name=None))
     per_user = {(m, job.labels["seed"]): values for job, found in zip(jobs, outcome.artifacts)
                 for m, values in found.items() if (m, job.labels["seed"], job.labels["trial"]) in kept}
     split = holdout(c.seeds[0], "holdout", 0.2, valid_fraction=0.2, **source)
-    settings = used  # the first trial's settings of every model (SEMAUTO's two recommenders share "SEMAUTO")
+    shown = {g: {k: str(v) for k, v in space.items()} for g, space in spaces.items()}
     return ChapterResult(frame.reset_index(drop=True), config, timer.seconds,
-                         {"models": names, "settings": settings, "per_user": per_user,
-                          "spaces": {g: {k: str(v) for k, v in space.items()} for g, space in spaces.items()},
+                         {"models": names, "settings": used, "per_user": per_user, "spaces": shown,
                           "design": C.Resampling.random_splits(split.fit_train.nnz, split.test.nnz, "ratings"),
-                          "protocol": {**PROTOCOL, "models": names, "model_settings": settings, "trials": c.trials,
+                          "protocol": {**PROTOCOL, "models": names, "model_settings": used, "trials": c.trials,
                                        "selection": SELECTION,
-                                       "search_spaces": {g: {k: str(v) for k, v in space.items()}
-                                                         for g, space in spaces.items() if space}},
+                                       "search_spaces": {g: space for g, space in shown.items() if space}},
                           "deviations": DEVIATIONS, "headline": HEADLINE})
+
+
+def chosen_trials(frame: pd.DataFrame) -> pd.DataFrame:
+    """(model, seed, trial) of every model's chosen trial: the trial its test records come from."""
+    return frame.loc[frame["metric"] == "ndcg", ["model", "seed", "trial"]].drop_duplicates()
 
 
 def _explicit(group: str, space: dict[str, search.Dimension]) -> dict[str, Any]:
@@ -276,8 +279,7 @@ def search_table(result: ChapterResult) -> pd.DataFrame:
     """Per model: its search space, the settings chosen on each seed and the chosen trials' validation nDCG@10."""
     f = result.frame
     valid = f[(f["metric"] == SELECTION["metric"])]
-    chosen = f[f["metric"] == "ndcg"][["model", "seed", "trial"]].drop_duplicates()
-    picked = valid.merge(chosen, on=["model", "seed", "trial"])
+    picked = valid.merge(chosen_trials(f), on=["model", "seed", "trial"])
     rows = []
     for model in [m for m in result["models"] if m in set(picked["model"])]:
         mine = picked[picked["model"] == model].sort_values("seed")
@@ -641,7 +643,7 @@ def numbers(result: ChapterResult) -> dict:
            "corr_reading": "go together" if rho > 0.3 else "trade off" if rho < -0.3 else "are not clearly related"}
     f = result.frame
     valid = f[f["metric"] == SELECTION["metric"]]
-    chosen = f[f["metric"] == "ndcg"][["model", "seed", "trial"]].drop_duplicates()
+    chosen = chosen_trials(f)
     searched = chosen[chosen["model"].isin(valid.groupby("model")["trial"].max().loc[lambda t: t > 0].index)]
     out |= {"trials": result.config.trials, "n_searched_runs": len(searched),
             "n_not_default": int((searched["trial"] > 0).sum()),

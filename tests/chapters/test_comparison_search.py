@@ -61,8 +61,7 @@ def _flipped(holdout):
 
 
 def _choices(result) -> dict:
-    f = result.frame
-    chosen = f[f["metric"] == "ndcg"][["model", "seed", "trial"]].drop_duplicates()
+    chosen = comparison.chosen_trials(result.frame)
     return {(m, int(s)): int(t) for m, s, t in chosen.itertuples(index=False)}
 
 
